@@ -1,0 +1,99 @@
+/**
+ * The small typed interfaces where the pipeline stages meet:
+ *
+ *   sources -> decode -> signal samples -> campaigns (engine) -> batches -> store -> upload
+ *
+ * No stage imports another stage's internals; they share only these shapes.
+ * All times inside edgewise are milliseconds since the Unix epoch as a float (µs resolution
+ * survives: a double keeps ~0.25 µs at today's epoch).
+ */
+
+/** One CAN / CAN FD frame as read from a bus or a log. */
+export interface CanFrame {
+  /** Receive time, ms since the epoch (candump's `(1700000000.000100)` is 1700000000000.1). */
+  timeMs: number;
+  /** Interface name as the source knows it (`can0`, `vcan1`, ...). */
+  iface: string;
+  /** Arbitration id without flag bits (11 or 29 bits; for error frames the error class bits). */
+  id: number;
+  /** 29-bit id. `0x123` standard and `0x00000123` extended are different messages. */
+  extended: boolean;
+  /** CAN FD frame (`##` in candump). */
+  fd: boolean;
+  /** CAN FD bit-rate switch / error state indicator flags. */
+  brs: boolean;
+  esi: boolean;
+  /** Remote transmission request. */
+  remote: boolean;
+  /** Error frame (CAN_ERR_FLAG). */
+  error: boolean;
+  /**
+   * Payload. Sources may hand out a view into a reused buffer: a consumer that keeps the
+   * bytes beyond the callback must copy them.
+   */
+  data: Uint8Array;
+}
+
+/** Receives frames. Returning nothing keeps the hot path allocation-free. */
+export type FrameHandler = (frame: CanFrame) => void;
+
+/** Primitive types a signal can have (FleetWise's primitive types). */
+export type SignalType =
+  | 'bool'
+  | 'uint8'
+  | 'uint16'
+  | 'uint32'
+  | 'uint64'
+  | 'int8'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'float32'
+  | 'float64'
+  | 'string';
+
+/** A signal value: numbers for almost everything, bigint only where an integer exceeds 2^53. */
+export type SignalValue = number | bigint | string | boolean;
+
+/** Compression a campaign asks for on its uploaded batches. `OFF` and `SNAPPY` as FleetWise; `BROTLI` is stronger. */
+export type CompressionMode = 'OFF' | 'SNAPPY' | 'BROTLI';
+
+/** The samples of one signal collected into a batch, oldest first. */
+export interface CollectedSignal {
+  /** Fully qualified name from the manifest, e.g. `Vehicle.Powertrain.Speed`. */
+  name: string;
+  type: SignalType;
+  /** Data partition id from the campaign (`default` when none). */
+  partitionId: string;
+  timesMs: number[];
+  values: SignalValue[];
+}
+
+/** Active DTCs read at one moment (OBD mode 03), e.g. `P0133`. */
+export interface DtcSnapshot {
+  timeMs: number;
+  codes: string[];
+}
+
+/** What the campaign engine hands to the next stage when a collection event completes. */
+export interface CollectedBatch {
+  campaign: string;
+  /** The campaign's edgewise `version` field (0 when absent). */
+  campaignVersion: number;
+  /** FleetWise priority: lower number = more important. */
+  priority: number;
+  /** Unique per campaign and vehicle run: FleetWise style counter | (ms << 8), MSB cleared. */
+  eventId: number;
+  /** Time of the sample that fired the trigger (time-based: the scheduled tick). */
+  triggerTimeMs: number;
+  compression: CompressionMode;
+  /** `TO_DISK` in FleetWise; edgewise always stores, this only marks the campaign's wish. */
+  spooling: 'OFF' | 'TO_DISK';
+  /** Names of the conditions that fired (MULTI_RISING_EDGE_TRIGGER); empty otherwise. */
+  triggeredBy: string[];
+  signals: CollectedSignal[];
+  dtcs: DtcSnapshot[];
+}
+
+/** Receives completed batches from the engine. */
+export type BatchHandler = (batch: CollectedBatch) => void;
