@@ -97,3 +97,33 @@ export interface CollectedBatch {
 
 /** Receives completed batches from the engine. */
 export type BatchHandler = (batch: CollectedBatch) => void;
+
+/** A batch as the store keeps it: encoded (and compressed) parts, each ≤ the MQTT payload limit. */
+export interface StoredBatch {
+  /** Per-vehicle monotonically increasing sequence number (survives restarts); also in every part's header. */
+  seq: number;
+  priority: number;
+  createdMs: number;
+  campaign: string;
+  partitionId: string;
+  /** Encoded payloads, each published as one MQTT message. */
+  parts: Uint8Array[];
+  /** Sum of the parts' sizes. */
+  bytes: number;
+}
+
+/** What the uploader needs from the store. */
+export interface UploadQueue {
+  /**
+   * The most important (lowest priority number), then oldest stored batch whose seq is not in
+   * `exclude` (in flight) and that `accept` allows (partition upload conditions); undefined when none.
+   */
+  next(
+    exclude: ReadonlySet<number>,
+    accept?: (batch: { partitionId: string; campaign: string; priority: number }) => boolean,
+  ): Promise<StoredBatch | undefined>;
+  /** Delete a batch after the broker acknowledged every one of its parts. */
+  remove(seq: number): Promise<void>;
+  /** Listener called whenever a batch is stored, so an idle uploader wakes up. Returns an unsubscribe function. */
+  onAppend(listener: () => void): () => void;
+}
