@@ -10,4 +10,6 @@ export default defineConfig({
   clean: true,
   splitting: true,
   shims: false,
+  // Dependencies stay in node_modules (native addons, and the release tarball ships them).
+  skipNodeModulesBundle: true,
 });

@@ -1,0 +1,86 @@
+import type { Command } from 'commander';
+import { EdgewiseError } from '../../errors.js';
+import { loadConfig, type DaemonConfig } from '../../daemon/config.js';
+import { demoConfig } from '../../daemon/demo.js';
+import { Daemon } from '../../daemon/daemon.js';
+import { createLogger } from '../../daemon/logger.js';
+import { decodeBatch } from '../../batches/index.js';
+
+interface RunOptions {
+  config?: string;
+  demo?: boolean;
+  logLevel?: string;
+  exitWhenDone?: boolean;
+}
+
+/** One human line per batch part that reached the local broker (demo mode). */
+function printBatch(topic: string, payload: Uint8Array): void {
+  try {
+    const b = decodeBatch(payload);
+    const samples = b.signals.reduce((n, s) => n + s.timesMs.length, 0);
+    const when = new Date(b.triggerTimeMs).toISOString().replace('T', ' ').replace('Z', '');
+    process.stdout.write(
+      `batch #${b.seq} ${b.campaign} v${b.campaignVersion} part ${b.partIndex + 1}/${b.partCount}: ` +
+        `${samples} samples of ${b.signals.length} signals, trigger ${when}, ${payload.length} bytes -> ${topic}\n`,
+    );
+  } catch (e) {
+    process.stdout.write(`message on ${topic}: ${payload.length} bytes (not a batch: ${(e as Error).message})\n`);
+  }
+}
+
+export async function runDaemon(opts: RunOptions): Promise<void> {
+  if (!opts.config && !opts.demo) throw new EdgewiseError('USAGE', 'run needs --config <file> (or --demo for the built-in demo)');
+  const config: DaemonConfig = opts.config ? loadConfig(opts.config) : demoConfig();
+  if (opts.logLevel) config.log.level = opts.logLevel as DaemonConfig['log']['level'];
+  const logger = createLogger(config.log.level);
+  if (opts.demo) {
+    process.stdout.write(
+      `edgewise demo: replaying ${config.sources.map((s) => (s.type === 'log' ? s.path : s.interface)).join(', ')} ` +
+        `through the campaigns in ${config.campaigns.dir}; batches go to a local broker (state in ${config.store.dir})\n`,
+    );
+  }
+  process.on('unhandledRejection', (e) => logger.error({ err: e }, 'unhandled rejection (ignored)'));
+  const daemon = await Daemon.start(config, { logger, onLocalMessage: opts.demo ? printBatch : undefined });
+
+  let signals = 0;
+  const shutdown = (sig: string): void => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal: sig }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    // Hard deadline: a graceful stop must not hang a systemd stop job.
+    setTimeout(() => {
+      logger.error('graceful stop took too long; exiting');
+      process.exit(1);
+    }, 10_000).unref();
+    void daemon.stop(`signal ${sig}`).then(() => {
+      logger.flush?.();
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  if (opts.exitWhenDone) {
+    await daemon.sourcesFinished();
+    await daemon.stop('sources finished');
+    logger.flush?.();
+    return;
+  }
+  // Otherwise run until a signal arrives.
+  await new Promise<never>(() => undefined);
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description('run the agent: sources -> decode -> campaigns -> store -> upload')
+    .option('-c, --config <file>', 'configuration file (YAML or JSON); see `edgewise config check`')
+    .option('--demo', 'run the built-in demo: example drive, example campaigns, local broker')
+    .option('--log-level <level>', 'override log.level (fatal|error|warn|info|debug|trace)')
+    .option('--exit-when-done', 'stop once every log source has been replayed (for scripts and tests)')
+    .action(async (opts: RunOptions) => {
+      await runDaemon(opts);
+    });
+}

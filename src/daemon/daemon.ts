@@ -1,0 +1,576 @@
+/**
+ * The daemon: wires the pipeline
+ *
+ *   sources -> decode (manifest routes) -> engine -> batches -> store -> uploader
+ *
+ * and implements `AgentControl` for the control plane and `edgewise status`. Nothing that arrives
+ * from a bus or the cloud may throw out of here: bad frames are counted, bad campaigns are
+ * reported and skipped, a broken broker only delays uploads (everything is in the store first).
+ */
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { EdgewiseError } from '../errors.js';
+import type { CanFrame, CollectedBatch, CollectedSignal, SignalValue } from '../types.js';
+import { VERSION } from '../version.js';
+import {
+  bindManifest,
+  campaignSignalNames,
+  CampaignEngine,
+  loadManifest,
+  manifestDecoders,
+  type Campaign,
+  type ManifestBinding,
+  type Manifest,
+} from '../campaigns/index.js';
+import type { DecoderTable } from '../decode/index.js';
+import { encodeBatch } from '../batches/index.js';
+import { BatchStore } from '../store/index.js';
+import { MqttConnection, Uploader, startLocalBroker, startMosquitto, type LocalBroker, type MosquittoBroker } from '../upload/index.js';
+import { LogSource, type FrameSource } from '../sources/index.js';
+import type { AgentControl, AgentStatus, CampaignChange, DeepPartial, RuntimeSettings } from '../control/agent.js';
+import { CampaignSet } from './campaign-set.js';
+import type { DaemonConfig, SourceConfig } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { PartitionGates, partitionLimits } from './partitions.js';
+import { z } from 'zod';
+
+export interface DaemonOptions {
+  logger?: Logger;
+  /** Called for every batch part that reaches the local development broker (demo output). */
+  onLocalMessage?: (topic: string, payload: Uint8Array) => void;
+}
+
+const settingsPatchSchema = z.strictObject({
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).optional(),
+  upload: z
+    .strictObject({
+      maxPublishesPerSecond: z.number().positive().max(100).optional(),
+      maxBytesPerSecond: z.number().positive().max(512 * 1024).optional(),
+      enabled: z.boolean().optional(),
+    })
+    .optional(),
+  store: z.strictObject({ maxBytes: z.number().int().min(1024 * 1024).optional() }).optional(),
+  campaigns: z.record(z.string(), z.strictObject({ enabled: z.boolean() })).optional(),
+});
+
+interface SourceCounters {
+  frames: number;
+  lastFrames: number;
+  fps: number;
+}
+
+function hasCommand(cmd: string): boolean {
+  try {
+    execFileSync(cmd, ['-h'], { stdio: 'ignore', timeout: 5000 });
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+
+export class Daemon implements AgentControl {
+  readonly log: Logger;
+  readonly config: DaemonConfig;
+  private readonly startedAt = Date.now();
+  private readonly configHash: string;
+  private manifest!: Manifest;
+  private decoders!: (iface: string) => DecoderTable;
+  private engine!: CampaignEngine;
+  private binding!: ManifestBinding;
+  private campaignSet!: CampaignSet;
+  private gates!: PartitionGates;
+  store!: BatchStore;
+  private connection: MqttConnection | undefined;
+  private uploader: Uploader | undefined;
+  private localBroker: LocalBroker | MosquittoBroker | undefined;
+  private readonly sources: FrameSource[] = [];
+  private readonly sourceCounters = new Map<FrameSource, SourceCounters>();
+  private readonly pendingPuts = new Set<Promise<unknown>>();
+  private readonly campaignCounters = new Map<string, { triggers: number; batches: number }>();
+  private settings: RuntimeSettings;
+  private decodeStats = { frames: 0, unknown: 0 };
+  private lastTimeMs = 0;
+  private lastFrameWall = 0;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private reconnects = 0;
+  private lastConnect: string | null = null;
+  private lastUploadError: string | null = null;
+  private controlSubscribed = false;
+  private lastOta: AgentStatus['lastOta'] = null;
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  private readonly sink = (signalId: number, timeMs: number, value: SignalValue): void => this.engine.ingest(signalId, timeMs, value);
+  private readonly onFrame = (frame: CanFrame): void => this.handleFrame(frame);
+
+  private constructor(config: DaemonConfig, private readonly opts: DaemonOptions) {
+    this.config = config;
+    this.log = opts.logger ?? createLogger(config.log.level);
+    this.configHash = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+    this.settings = {
+      logLevel: config.log.level,
+      upload: {
+        maxPublishesPerSecond: config.upload.maxPublishesPerSecond,
+        maxBytesPerSecond: config.upload.maxBytesPerSecond,
+        enabled: config.upload.enabled,
+      },
+      store: { maxBytes: config.store.maxBytes },
+      campaigns: {},
+    };
+  }
+
+  /** Build and start everything; resolves when sources are open and the store is loaded (ready). */
+  static async start(config: DaemonConfig, opts: DaemonOptions = {}): Promise<Daemon> {
+    const d = new Daemon(config, opts);
+    try {
+      await d.init();
+    } catch (e) {
+      await d.stop('startup failed').catch(() => undefined);
+      throw e;
+    }
+    return d;
+  }
+
+  private async init(): Promise<void> {
+    const cfg = this.config;
+    this.log.info({ version: VERSION, vehicle: cfg.vehicle.name, configHash: this.configHash }, 'edgewise starting');
+    this.loopDelay.enable();
+
+    // Manifest + DBCs
+    this.manifest = await loadManifest(cfg.manifest);
+    this.decoders = manifestDecoders(this.manifest, (w) => this.log.warn({ manifest: cfg.manifest }, w));
+
+    // Engine + campaigns
+    this.engine = new CampaignEngine({
+      signals: this.manifest.signals.map((s) => ({ name: s.name, type: s.type })),
+      onBatch: (b) => this.onBatch(b),
+      onTrigger: (e) => {
+        this.counters(e.campaign).triggers++;
+        this.log.info({ campaign: e.campaign, time: new Date(e.timeMs).toISOString(), triggeredBy: e.triggeredBy }, 'trigger');
+      },
+      vehicleRunId: Math.floor(Date.now() / 1000) & 0xffff,
+    });
+    this.gates = new PartitionGates(this.engine, () => this.uploader?.wake());
+    this.campaignSet = new CampaignSet(cfg.campaigns.dir, this.manifest);
+    for (const c of this.campaignSet.load()) {
+      for (const w of c.warnings) this.log.warn({ file: c.file, path: w.path }, w.message);
+      this.engine.setCampaign(c.campaign);
+    }
+    for (const e of this.campaignSet.loadErrors) {
+      this.log.error({ file: e.file, problems: e.problems.map((p) => `${p.path}: ${p.message}`) }, 'campaign file rejected');
+    }
+    this.log.info({ campaigns: this.campaignSet.all().map((c) => c.campaign.name), dir: cfg.campaigns.dir }, 'campaigns loaded');
+    this.campaignsChanged();
+
+    // Store
+    mkdirSync(path.dirname(cfg.store.dir), { recursive: true });
+    this.store = await BatchStore.open(cfg.store.dir, {
+      maxBytes: cfg.store.maxBytes,
+      partitions: partitionLimits(this.campaignSet.all().map((c) => c.campaign)),
+      logger: this.log.child({ stage: 'store' }),
+    });
+    this.timers.push(setInterval(() => void this.store.expire(Date.now()).catch(() => undefined), 60_000).unref());
+
+    // Upload
+    if (cfg.upload.enabled) await this.startUpload();
+
+    // Sources
+    for (const sc of cfg.sources) {
+      const src = this.createSource(sc);
+      this.sources.push(src);
+      this.sourceCounters.set(src, { frames: 0, lastFrames: 0, fps: 0 });
+      const counters = this.sourceCounters.get(src)!;
+      await src.start((frame) => {
+        counters.frames++;
+        this.onFrame(frame);
+      });
+      this.log.info({ source: src.name }, 'source open');
+    }
+    // Rates per second + idle time advance for live buses
+    this.timers.push(
+      setInterval(() => {
+        for (const c of this.sourceCounters.values()) {
+          c.fps = c.frames - c.lastFrames;
+          c.lastFrames = c.frames;
+        }
+        this.idleAdvance();
+      }, 1000).unref(),
+    );
+    this.log.info({ sources: this.sources.map((s) => s.name) }, 'edgewise ready');
+  }
+
+  private createSource(sc: SourceConfig): FrameSource {
+    switch (sc.type) {
+      case 'log':
+        return new LogSource({
+          path: sc.path,
+          map: sc.map,
+          speed: sc.speed,
+          loop: sc.loop,
+          rebaseTime: sc.rebaseTime,
+          onBadLine: (line: number, _text: string, reason: string) => this.log.warn({ file: sc.path, line, reason }, 'bad log line skipped'),
+        });
+      default:
+        throw new EdgewiseError('CONFIG_INVALID', `unsupported source type ${(sc as { type: string }).type}`);
+    }
+  }
+
+  private async startUpload(): Promise<void> {
+    const cfg = this.config.upload;
+    let host = cfg.endpoint;
+    let port = cfg.port;
+    let caFile = cfg.caFile;
+    let certFile = cfg.certFile;
+    let keyFile = cfg.keyFile;
+    let protocol: 'mqtt5' | 'mqtt311' = 'mqtt5';
+    if (cfg.endpoint === 'local') {
+      mkdirSync(cfg.localBrokerDir, { recursive: true });
+      const thing = this.config.vehicle.name;
+      if (hasCommand('mosquitto')) {
+        const b = await startMosquitto({ dir: cfg.localBrokerDir });
+        const pair = b.pki.certFor(thing);
+        this.localBroker = b;
+        ({ host, port, caFile } = { host: b.host, port: b.port, caFile: b.caFile });
+        certFile = pair.cert;
+        keyFile = pair.key;
+        this.log.info({ port, broker: 'mosquitto', dir: cfg.localBrokerDir }, 'local development broker started (MQTT 5, mTLS)');
+      } else {
+        const b = await startLocalBroker({ dir: cfg.localBrokerDir, port: 0, thingName: thing });
+        this.localBroker = b;
+        ({ host, port, caFile, certFile, keyFile } = b);
+        protocol = 'mqtt311';
+        if (this.opts.onLocalMessage) {
+          const cb = this.opts.onLocalMessage;
+          b.on('message', (m) => cb(m.topic, m.payload));
+        }
+        this.log.info({ port, broker: 'aedes', dir: cfg.localBrokerDir }, 'local development broker started (embedded, MQTT 3.1.1, mTLS; install mosquitto for MQTT 5)');
+      }
+    }
+    const connection = new MqttConnection({
+      host,
+      port,
+      thingName: this.config.vehicle.name,
+      caFile,
+      certFile: certFile!,
+      keyFile: keyFile!,
+      protocol,
+      keepAliveSeconds: cfg.keepAliveSeconds,
+      statusTopic: cfg.statusTopic,
+      version: VERSION,
+      logger: this.log.child({ stage: 'mqtt' }),
+    });
+    connection.on('connected', () => {
+      if (this.lastConnect !== null) this.reconnects++;
+      this.lastConnect = new Date().toISOString();
+      this.lastUploadError = null;
+      this.log.info({ endpoint: `${host}:${port}` }, 'connected');
+    });
+    connection.on('disconnected', (d) => this.log.warn({ reason: (d as { reason?: string }).reason }, 'disconnected'));
+    connection.on('connectionFailure', (f) => {
+      this.lastUploadError = f.reason;
+      // Log the first failure and then at attempts 2, 4, 8, ... so a long outage does not flood the journal.
+      if ((f.attempt & (f.attempt - 1)) === 0) {
+        this.log.error({ kind: f.kind, code: f.code, attempt: f.attempt, endpoint: `${host}:${port}` }, `connection failed: ${f.reason}`);
+      }
+    });
+    this.connection = connection;
+    this.uploader = new Uploader({
+      queue: this.store,
+      connection,
+      topic: cfg.topic,
+      maxPublishesPerSecond: this.settings.upload.maxPublishesPerSecond,
+      maxBytesPerSecond: this.settings.upload.maxBytesPerSecond,
+      maxInFlight: cfg.maxInFlight,
+      accept: (b) => this.gates.accepts(b.campaign, b.partitionId),
+      logger: this.log.child({ stage: 'upload' }),
+    });
+    connection.start();
+    this.uploader.start();
+    if (this.opts.onLocalMessage && this.localBroker && protocol === 'mqtt5') {
+      const cb = this.opts.onLocalMessage;
+      const filter = cfg.topic.replaceAll('{thing}', this.config.vehicle.name).replace(/\{[a-z]+\}/g, '+');
+      connection.subscribe(filter, (topic, payload) => cb(topic, payload)).catch((e) => this.log.warn({ err: e }, 'demo subscribe failed'));
+    }
+  }
+
+  // ------------------------------------------------------------------ hot path
+
+  private handleFrame(frame: CanFrame): void {
+    this.decodeStats.frames++;
+    this.lastFrameWall = Date.now();
+    try {
+      if (this.binding.dispatch(frame, this.sink) === 0 && this.binding.route(frame.iface, frame.id, frame.extended) === undefined) {
+        this.decodeStats.unknown++;
+      }
+      if (frame.timeMs > this.lastTimeMs) this.lastTimeMs = frame.timeMs;
+      this.engine.advance(this.lastTimeMs);
+      this.gates.tick(this.lastTimeMs);
+    } catch (e) {
+      // Never crash on data from the bus.
+      this.log.error({ err: e, iface: frame.iface, id: frame.id }, 'frame processing failed');
+    }
+  }
+
+  /** Live buses can go quiet: keep time-based campaigns and post-trigger windows moving. */
+  private idleAdvance(): void {
+    if (this.stopping || !this.engine) return;
+    const live = this.sources.some((s) => s.status().kind !== 'log');
+    if (!live) return;
+    const now = Date.now();
+    if (now - this.lastFrameWall >= 1000 && now > this.lastTimeMs) {
+      this.lastTimeMs = now;
+      this.engine.advance(now);
+      this.gates.tick(now);
+    }
+  }
+
+  // ------------------------------------------------------------------ batches -> store
+
+  private counters(campaign: string): { triggers: number; batches: number } {
+    let c = this.campaignCounters.get(campaign);
+    if (!c) {
+      c = { triggers: 0, batches: 0 };
+      this.campaignCounters.set(campaign, c);
+    }
+    return c;
+  }
+
+  private onBatch(batch: CollectedBatch): void {
+    this.counters(batch.campaign).batches++;
+    // One stored record per data partition (each has its own cap, TTL and upload condition).
+    const byPartition = new Map<string, CollectedSignal[]>();
+    for (const s of batch.signals) {
+      const list = byPartition.get(s.partitionId);
+      if (list) list.push(s);
+      else byPartition.set(s.partitionId, [s]);
+    }
+    if (byPartition.size === 0) byPartition.set('default', []);
+    let first = true;
+    for (const [partitionId, signals] of byPartition) {
+      const part: CollectedBatch = { ...batch, signals, dtcs: first ? batch.dtcs : [] };
+      first = false;
+      const p = this.store
+        .put({ priority: batch.priority, campaign: batch.campaign, partitionId, createdMs: Date.now() }, (seq) =>
+          encodeBatch(part, { seq, vehicle: this.config.vehicle.name, maxPayloadBytes: this.config.upload.maxPayloadBytes }),
+        )
+        .then(
+          (seq) => this.log.debug({ seq, campaign: batch.campaign, partitionId, samples: signals.reduce((n, s) => n + s.values.length, 0) }, 'batch stored'),
+          (e: unknown) => this.log.error({ err: e, campaign: batch.campaign, partitionId }, 'batch could not be stored'),
+        );
+      this.pendingPuts.add(p);
+      void p.finally(() => this.pendingPuts.delete(p));
+    }
+  }
+
+  // ------------------------------------------------------------------ campaign set changes
+
+  /**
+   * Route (decode) only the signals some campaign needs — waiting campaigns included, since they
+   * become active by time without another change here.
+   */
+  private rebind(): void {
+    const names = this.manifest.signals.map((s) => s.name);
+    const wanted = new Set<number>();
+    for (const { campaign } of this.campaignSet.all()) {
+      if (this.settings.campaigns[campaign.name]?.enabled === false) continue;
+      const refs = campaignSignalNames(campaign, names);
+      for (const n of [...refs.collected, ...refs.condition]) {
+        const id = this.manifest.byName.get(n);
+        if (id !== undefined) wanted.add(id);
+      }
+    }
+    this.binding = bindManifest(this.manifest, { dbcFor: this.decoders, wanted: (id) => wanted.has(id) });
+  }
+
+  private campaignsChanged(): void {
+    const campaigns = this.campaignSet.all().map((c) => c.campaign);
+    this.rebind();
+    this.gates.set(campaigns);
+    this.store?.setLimits(this.settings.store.maxBytes, partitionLimits(campaigns));
+  }
+
+  async deployCampaigns(changes: CampaignChange[]): Promise<{ applied: string[] }> {
+    const { put, removed } = this.campaignSet.apply(changes);
+    for (const name of removed) this.engine.removeCampaign(name);
+    for (const c of put) {
+      this.engine.setCampaign(c);
+      const s = this.settings.campaigns[c.name];
+      if (s && !s.enabled) this.engine.setCampaignEnabled(c.name, false);
+    }
+    this.campaignsChanged();
+    const applied = [...put.map((c: Campaign) => `${c.name}@${c.version}`), ...removed.map((n) => `-${n}`)];
+    this.log.info({ applied }, 'campaigns deployed');
+    return { applied };
+  }
+
+  // ------------------------------------------------------------------ AgentControl
+
+  applySettings(patch: DeepPartial<RuntimeSettings>): RuntimeSettings {
+    const r = settingsPatchSchema.safeParse(patch);
+    if (!r.success) {
+      const msg = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      throw new EdgewiseError('CONFIG_INVALID', `settings rejected: ${msg}`, { issues: r.error.issues });
+    }
+    const p = r.data;
+    const unknown = Object.keys(p.campaigns ?? {}).filter((n) => !this.campaignSet.get(n));
+    if (unknown.length) throw new EdgewiseError('CONFIG_INVALID', `settings rejected: unknown campaign(s) ${unknown.join(', ')}`);
+    // Validated: apply everything.
+    const next: RuntimeSettings = {
+      logLevel: p.logLevel ?? this.settings.logLevel,
+      upload: { ...this.settings.upload, ...p.upload },
+      store: { ...this.settings.store, ...p.store },
+      campaigns: { ...this.settings.campaigns, ...p.campaigns },
+    };
+    this.settings = next;
+    this.log.level = next.logLevel;
+    this.uploader?.setPacing?.(next.upload.maxPublishesPerSecond, next.upload.maxBytesPerSecond);
+    if (this.uploader) {
+      if (next.upload.enabled) this.uploader.start();
+      else void this.uploader.stop();
+    }
+    this.store.setLimits(next.store.maxBytes, partitionLimits(this.campaignSet.all().map((c) => c.campaign)));
+    for (const [name, s] of Object.entries(next.campaigns)) this.engine.setCampaignEnabled(name, s.enabled);
+    this.rebind();
+    this.log.info({ settings: next }, 'settings applied');
+    return next;
+  }
+
+  async forceUpload(opts: { fromMs?: number; toMs?: number; partitionId?: string; campaign?: string }): Promise<{ batches: number }> {
+    if (!this.uploader || !this.connection) throw new EdgewiseError('UPLOAD_FAILED', 'upload is disabled in the configuration');
+    const selected = this.store.select?.(opts) ?? [];
+    this.uploader.wake();
+    // Wait until the selected batches are gone from the store (acknowledged).
+    const deadline = Date.now() + 10 * 60_000;
+    while (Date.now() < deadline) {
+      const left = selected.filter((seq: number) => this.store.has?.(seq));
+      if (left.length === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return { batches: selected.length };
+  }
+
+  health(): { running: boolean; connected: boolean; controlSubscribed: boolean; dataFlowing: boolean } {
+    return {
+      running: !this.stopping,
+      connected: this.connection?.connected ?? false,
+      controlSubscribed: this.controlSubscribed,
+      dataFlowing: Date.now() - this.lastFrameWall < 5000,
+    };
+  }
+
+  /** Set by the control plane once shadow + jobs topics are subscribed. */
+  setControlSubscribed(v: boolean): void {
+    this.controlSubscribed = v;
+  }
+
+  setLastOta(r: AgentStatus['lastOta']): void {
+    this.lastOta = r;
+  }
+
+  get mqtt(): MqttConnection | undefined {
+    return this.connection;
+  }
+
+  status(): AgentStatus {
+    const st = this.store.stats();
+    const up = this.uploader?.stats();
+    const engineCampaigns = this.engine.campaigns();
+    return {
+      agent: {
+        version: VERSION,
+        configHash: this.configHash,
+        startedAt: new Date(this.startedAt).toISOString(),
+        uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+        pid: process.pid,
+        vehicle: this.config.vehicle.name,
+      },
+      campaigns: engineCampaigns.map((c) => ({
+        name: c.name,
+        version: c.version,
+        state: c.state,
+        triggers: this.campaignCounters.get(c.name)?.triggers ?? 0,
+        batches: this.campaignCounters.get(c.name)?.batches ?? 0,
+      })),
+      sources: this.sources.map((s) => {
+        const ss = s.status();
+        const c = this.sourceCounters.get(s);
+        return { name: ss.name, kind: ss.kind, state: ss.state, frames: ss.frames, framesPerSecond: c?.fps ?? 0, errors: ss.errors, dropped: (ss.detail?.dropped as number | undefined) ?? undefined };
+      }),
+      decode: { frames: this.decodeStats.frames, unknown: this.decodeStats.unknown, errors: this.binding.stats.decodeErrors },
+      store: {
+        bytes: st.bytes,
+        maxBytes: this.settings.store.maxBytes,
+        batches: st.batches,
+        oldestAgeSeconds: st.oldestMs === null ? null : Math.max(0, Math.round((Date.now() - st.oldestMs) / 1000)),
+        evictions: st.evictions,
+        movedAside: st.movedAside,
+      },
+      upload: {
+        enabled: this.settings.upload.enabled && this.config.upload.enabled,
+        state: !this.connection ? 'disabled' : this.connection.connected ? 'connected' : this.connection.state === 'connecting' ? 'connecting' : 'disconnected',
+        endpoint: this.config.upload.endpoint === 'local' ? 'local' : `${this.config.upload.endpoint}:${this.config.upload.port}`,
+        lastConnect: this.lastConnect,
+        reconnects: this.reconnects,
+        published: up?.published ?? 0,
+        acked: up?.acked ?? 0,
+        failed: up?.failed ?? 0,
+        inFlight: up?.inFlight ?? 0,
+        lastError: this.lastUploadError,
+      },
+      settings: this.settings,
+      lastOta: this.lastOta,
+    };
+  }
+
+  /** Event-loop delay p99 in ms since the last call (for metrics). */
+  eventLoopLagMs(): number {
+    const v = this.loopDelay.percentile(99) / 1e6;
+    this.loopDelay.reset();
+    return v;
+  }
+
+  /** Resolves when every finite source (log replay without loop) has ended. */
+  async sourcesFinished(): Promise<void> {
+    await Promise.all(this.sources.map((s) => s.finished));
+  }
+
+  /** Batches handed to the store but not yet durable. */
+  async drainPuts(): Promise<void> {
+    while (this.pendingPuts.size > 0) await Promise.allSettled([...this.pendingPuts]);
+  }
+
+  // ------------------------------------------------------------------ shutdown
+
+  /**
+   * Graceful stop: stop intake, complete pending collections, make every batch durable, let
+   * in-flight uploads finish (bounded), close the connection and the store.
+   */
+  stop(reason = 'stop requested', graceMs = 4000): Promise<void> {
+    if (this.stopped) return this.stopped;
+    this.stopping = true;
+    this.stopped = (async () => {
+      this.log.info({ reason }, 'edgewise stopping');
+      for (const t of this.timers) clearInterval(t);
+      await Promise.allSettled(this.sources.map((s) => s.stop()));
+      try {
+        if (this.engine && this.lastTimeMs > 0) this.engine.flush(this.lastTimeMs);
+      } catch (e) {
+        this.log.error({ err: e }, 'flush failed');
+      }
+      await this.drainPuts();
+      if (this.uploader) {
+        await Promise.race([this.uploader.stop(), new Promise((r) => setTimeout(r, graceMs).unref())]);
+      }
+      if (this.connection) await Promise.race([this.connection.stop(), new Promise((r) => setTimeout(r, 1500).unref())]).catch(() => undefined);
+      const broker = this.localBroker;
+      if (broker) await ('close' in broker ? broker.close() : broker.stop()).catch(() => undefined);
+      if (this.store) await this.store.close().catch((e) => this.log.error({ err: e }, 'store close failed'));
+      this.loopDelay.disable();
+      this.log.info({ reason }, 'edgewise stopped');
+    })();
+    return this.stopped;
+  }
+}
