@@ -1,0 +1,7 @@
+/** Compiled per-message decoders and the encoder (DbcDatabase -> functions). */
+export type { DecodeOutput, CompiledMessage, DecoderTable } from './types.js';
+export { DECODE_OK, DECODE_SHORT, DECODE_MUX } from './types.js';
+export { compileMessage, compileDatabase } from './compile.js';
+export { decodeToObject } from './object.js';
+export { encodeMessage } from './encode.js';
+export { signalType } from './signal-type.js';
