@@ -120,7 +120,7 @@ export interface UploadQueue {
    */
   next(
     exclude: ReadonlySet<number>,
-    accept?: (batch: { partitionId: string; campaign: string; priority: number }) => boolean,
+    accept?: (batch: { seq: number; partitionId: string; campaign: string; priority: number; createdMs: number }) => boolean,
   ): Promise<StoredBatch | undefined>;
   /** Delete a batch after the broker acknowledged every one of its parts. */
   remove(seq: number): Promise<void>;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { EdgewiseError } from '../errors.js';
+import { metricsConfigSchema } from './metrics.js';
 
 const MiB = 1024 * 1024;
 
@@ -28,15 +29,8 @@ const logSource = z.strictObject({
   rebaseTime: z.boolean().default(true),
 });
 
-const socketcanSource = z.strictObject({
-  type: z.literal('socketcan'),
-  /** Kernel interface name (`can0`, `vcan0`). */
-  interface: z.string().min(1),
-  /** Enable CAN FD frames on the socket. Default true. */
-  fd: z.boolean().default(true),
-});
-
-export const sourceSchema = z.discriminatedUnion('type', [logSource, socketcanSource]);
+/** Add a source type: a schema here, a case in `createSource` (sources.ts). */
+export const sourceSchema = z.discriminatedUnion('type', [logSource]);
 
 export const configSchema = z.strictObject({
   vehicle: z.strictObject({
@@ -107,6 +101,8 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     })
     .prefault({}),
+  /** Prometheus metrics on a local port; off by default. */
+  metrics: metricsConfigSchema,
   /** Status socket for `edgewise status` (a unix socket path). Default `var/edgewise.sock`. */
   statusSocket: z.string().default('var/edgewise.sock'),
 });

@@ -29,12 +29,16 @@ import type { DecoderTable } from '../decode/index.js';
 import { encodeBatch } from '../batches/index.js';
 import { BatchStore } from '../store/index.js';
 import { MqttConnection, Uploader, startLocalBroker, startMosquitto, type LocalBroker, type MosquittoBroker } from '../upload/index.js';
-import { LogSource, type FrameSource } from '../sources/index.js';
+import type { FrameSource, SignalSource } from '../sources/index.js';
+import { createSource } from './sources.js';
 import type { AgentControl, AgentStatus, CampaignChange, DeepPartial, RuntimeSettings } from '../control/agent.js';
 import { CampaignSet } from './campaign-set.js';
-import type { DaemonConfig, SourceConfig } from './config.js';
+import type { DaemonConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { PartitionGates, partitionLimits } from './partitions.js';
+import { SdNotifier } from './sdnotify.js';
+import { StatusServer } from './status-server.js';
+import { MetricsServer } from './metrics.js';
 import { z } from 'zod';
 
 export interface DaemonOptions {
@@ -86,9 +90,11 @@ export class Daemon implements AgentControl {
   private connection: MqttConnection | undefined;
   private uploader: Uploader | undefined;
   private localBroker: LocalBroker | MosquittoBroker | undefined;
-  private readonly sources: FrameSource[] = [];
-  private readonly sourceCounters = new Map<FrameSource, SourceCounters>();
+  private readonly sources: (FrameSource | SignalSource)[] = [];
+  private readonly sourceCounters = new Map<FrameSource | SignalSource, SourceCounters>();
   private readonly pendingPuts = new Set<Promise<unknown>>();
+  /** Seqs a forced upload (IoT Job) lets past their partition's upload condition. */
+  private readonly forced = new Set<number>();
   private readonly campaignCounters = new Map<string, { triggers: number; batches: number }>();
   private settings: RuntimeSettings;
   private decodeStats = { frames: 0, unknown: 0 };
@@ -103,6 +109,9 @@ export class Daemon implements AgentControl {
   private controlSubscribed = false;
   private lastOta: AgentStatus['lastOta'] = null;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  private readonly notifier = new SdNotifier({ onError: (e) => this.log.warn({ err: e }, 'sd_notify failed') });
+  private statusServer: StatusServer | undefined;
+  private metricsServer: MetricsServer | undefined;
   private readonly sink = (signalId: number, timeMs: number, value: SignalValue): void => this.engine.ingest(signalId, timeMs, value);
   private readonly onFrame = (frame: CanFrame): void => this.handleFrame(frame);
 
@@ -179,14 +188,25 @@ export class Daemon implements AgentControl {
 
     // Sources
     for (const sc of cfg.sources) {
-      const src = this.createSource(sc);
+      const built = createSource(sc, { manifest: this.manifest, log: this.log.child({ stage: 'source' }) });
+      const src = built.source;
       this.sources.push(src);
-      this.sourceCounters.set(src, { frames: 0, lastFrames: 0, fps: 0 });
-      const counters = this.sourceCounters.get(src)!;
-      await src.start((frame) => {
-        counters.frames++;
-        this.onFrame(frame);
-      });
+      const counters: SourceCounters = { frames: 0, lastFrames: 0, fps: 0 };
+      this.sourceCounters.set(src, counters);
+      if (built.kind === 'frames') {
+        await built.source.start((frame) => {
+          counters.frames++;
+          this.onFrame(frame);
+        });
+      } else {
+        await built.source.start({
+          sample: (id, timeMs, value) => {
+            counters.frames++;
+            this.handleSample(id, timeMs, value);
+          },
+          dtcs: (timeMs, codes) => this.handleDtcs(timeMs, codes),
+        });
+      }
       this.log.info({ source: src.name }, 'source open');
     }
     // Rates per second + idle time advance for live buses
@@ -199,23 +219,25 @@ export class Daemon implements AgentControl {
         this.idleAdvance();
       }, 1000).unref(),
     );
-    this.log.info({ sources: this.sources.map((s) => s.name) }, 'edgewise ready');
-  }
-
-  private createSource(sc: SourceConfig): FrameSource {
-    switch (sc.type) {
-      case 'log':
-        return new LogSource({
-          path: sc.path,
-          map: sc.map,
-          speed: sc.speed,
-          loop: sc.loop,
-          rebaseTime: sc.rebaseTime,
-          onBadLine: (line: number, _text: string, reason: string) => this.log.warn({ file: sc.path, line, reason }, 'bad log line skipped'),
-        });
-      default:
-        throw new EdgewiseError('CONFIG_INVALID', `unsupported source type ${(sc as { type: string }).type}`);
+    for (const s of this.sources) {
+      void s.finished.then(() => {
+        if (!this.stopping) this.log.info({ source: s.name, ...s.status() }, 'source finished');
+      });
     }
+    void Promise.all(this.sources.map((s) => s.finished)).then(() => {
+      if (!this.stopping) this.log.info('sources finished');
+    });
+    // Observability, then tell systemd we are ready (sources open, store loaded) and start the watchdog.
+    this.statusServer = new StatusServer({ path: cfg.statusSocket, collect: () => this.status() });
+    await this.statusServer.start().catch((e) => this.log.error({ err: e, path: cfg.statusSocket }, 'status socket unavailable'));
+    if (cfg.metrics.enabled) {
+      this.metricsServer = new MetricsServer({ host: cfg.metrics.host, port: cfg.metrics.port, collect: () => this.status() });
+      await this.metricsServer.start();
+      this.log.info({ url: this.metricsServer.url }, 'metrics served');
+    }
+    await this.notifier.notifyReady(`${this.sources.length} source(s), ${this.campaignSet.all().length} campaign(s)`);
+    this.notifier.startWatchdog();
+    this.log.info({ sources: this.sources.map((s) => s.name) }, 'edgewise ready');
   }
 
   private async startUpload(): Promise<void> {
@@ -284,7 +306,7 @@ export class Daemon implements AgentControl {
       maxPublishesPerSecond: this.settings.upload.maxPublishesPerSecond,
       maxBytesPerSecond: this.settings.upload.maxBytesPerSecond,
       maxInFlight: cfg.maxInFlight,
-      accept: (b) => this.gates.accepts(b.campaign, b.partitionId),
+      accept: (b) => this.forced.has(b.seq) || this.gates.accepts(b.campaign, b.partitionId),
       logger: this.log.child({ stage: 'upload' }),
     });
     connection.start();
@@ -311,6 +333,24 @@ export class Daemon implements AgentControl {
     } catch (e) {
       // Never crash on data from the bus.
       this.log.error({ err: e, iface: frame.iface, id: frame.id }, 'frame processing failed');
+    }
+  }
+
+  private handleSample(signalId: number, timeMs: number, value: SignalValue): void {
+    try {
+      if (timeMs > this.lastTimeMs) this.lastTimeMs = timeMs;
+      this.engine.ingest(signalId, timeMs, value);
+      this.engine.advance(this.lastTimeMs);
+    } catch (e) {
+      this.log.error({ err: e, signalId }, 'sample processing failed');
+    }
+  }
+
+  private handleDtcs(timeMs: number, codes: string[]): void {
+    try {
+      this.engine.ingestDtcs(timeMs, codes);
+    } catch (e) {
+      this.log.error({ err: e }, 'DTC processing failed');
     }
   }
 
@@ -438,16 +478,30 @@ export class Daemon implements AgentControl {
     return next;
   }
 
-  async forceUpload(opts: { fromMs?: number; toMs?: number; partitionId?: string; campaign?: string }): Promise<{ batches: number }> {
+  /**
+   * Upload stored batches now (IoT Job `upload`): matching batches bypass their partition's upload
+   * condition. Resolves when they were all acknowledged (or evicted), or after `timeoutMs`.
+   */
+  async forceUpload(
+    opts: { fromMs?: number; toMs?: number; partitionId?: string; campaign?: string },
+    timeoutMs = 10 * 60_000,
+  ): Promise<{ batches: number }> {
     if (!this.uploader || !this.connection) throw new EdgewiseError('UPLOAD_FAILED', 'upload is disabled in the configuration');
-    const selected = this.store.select?.(opts) ?? [];
+    const selected = this.store.select(opts);
+    for (const seq of selected) this.forced.add(seq);
+    this.log.info({ ...opts, batches: selected.length }, 'forced upload');
     this.uploader.wake();
-    // Wait until the selected batches are gone from the store (acknowledged).
-    const deadline = Date.now() + 10 * 60_000;
-    while (Date.now() < deadline) {
-      const left = selected.filter((seq: number) => this.store.has?.(seq));
-      if (left.length === 0) break;
-      await new Promise((r) => setTimeout(r, 200));
+    const deadline = Date.now() + timeoutMs;
+    try {
+      while (selected.some((seq) => this.store.has(seq))) {
+        if (Date.now() > deadline) {
+          const left = selected.filter((seq) => this.store.has(seq)).length;
+          throw new EdgewiseError('UPLOAD_FAILED', `${left} of ${selected.length} batches not acknowledged within ${Math.round(timeoutMs / 1000)} s`);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      for (const seq of selected) this.forced.delete(seq);
     }
     return { batches: selected.length };
   }
@@ -537,6 +591,21 @@ export class Daemon implements AgentControl {
     await Promise.all(this.sources.map((s) => s.finished));
   }
 
+  /**
+   * Complete pending collections, make them durable and wait until the uploader has emptied the
+   * store (or `timeoutMs` passed). Returns the batches still stored.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    if (this.lastTimeMs > 0) this.engine.flush(this.lastTimeMs);
+    await this.drainPuts();
+    const deadline = Date.now() + timeoutMs;
+    while (this.uploader && this.settings.upload.enabled && this.store.stats().batches > 0 && Date.now() < deadline) {
+      this.uploader.wake();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return this.store.stats().batches;
+  }
+
   /** Batches handed to the store but not yet durable. */
   async drainPuts(): Promise<void> {
     while (this.pendingPuts.size > 0) await Promise.allSettled([...this.pendingPuts]);
@@ -553,7 +622,10 @@ export class Daemon implements AgentControl {
     this.stopping = true;
     this.stopped = (async () => {
       this.log.info({ reason }, 'edgewise stopping');
+      await this.notifier.notifyStopping().catch(() => undefined);
       for (const t of this.timers) clearInterval(t);
+      await this.metricsServer?.stop().catch(() => undefined);
+      await this.statusServer?.stop().catch(() => undefined);
       await Promise.allSettled(this.sources.map((s) => s.stop()));
       try {
         if (this.engine && this.lastTimeMs > 0) this.engine.flush(this.lastTimeMs);
@@ -569,6 +641,7 @@ export class Daemon implements AgentControl {
       if (broker) await ('close' in broker ? broker.close() : broker.stop()).catch(() => undefined);
       if (this.store) await this.store.close().catch((e) => this.log.error({ err: e }, 'store close failed'));
       this.loopDelay.disable();
+      await this.notifier.stop().catch(() => undefined);
       this.log.info({ reason }, 'edgewise stopped');
     })();
     return this.stopped;

@@ -22,3 +22,20 @@ export interface FrameSource {
   /** Resolves when a finite source has ended (never for live buses). */
   readonly finished: Promise<void>;
 }
+
+/** Receives decoded values from sources that produce signals rather than frames (OBD-II polling). */
+export interface SignalSink {
+  /** One value of manifest signal `signalId`. */
+  sample(signalId: number, timeMs: number, value: number | bigint | string | boolean): void;
+  /** The active DTCs read at `timeMs` (OBD mode 03), e.g. `P0133`. */
+  dtcs(timeMs: number, codes: string[]): void;
+}
+
+/** A producer of signal values (OBD-II over ELM327 or ISO-TP). */
+export interface SignalSource {
+  readonly name: string;
+  start(sink: SignalSink): Promise<void>;
+  stop(): Promise<void>;
+  status(): SourceStatus;
+  readonly finished: Promise<void>;
+}

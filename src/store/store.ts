@@ -459,7 +459,7 @@ export class BatchStore implements UploadQueue {
 
   async next(
     exclude: ReadonlySet<number>,
-    accept?: (batch: { partitionId: string; campaign: string; priority: number }) => boolean,
+    accept?: (batch: { seq: number; partitionId: string; campaign: string; priority: number; createdMs: number }) => boolean,
   ): Promise<StoredBatch | undefined> {
     this.assertOpen();
     for (;;) {
@@ -489,7 +489,7 @@ export class BatchStore implements UploadQueue {
 
   private firstCandidate(
     exclude: ReadonlySet<number>,
-    accept?: (batch: { partitionId: string; campaign: string; priority: number }) => boolean,
+    accept?: (batch: { seq: number; partitionId: string; campaign: string; priority: number; createdMs: number }) => boolean,
   ): Entry | undefined {
     for (const p of this.priorities) {
       const list = this.byPriority.get(p);
@@ -497,7 +497,7 @@ export class BatchStore implements UploadQueue {
       for (const seq of list.items) {
         if (exclude.has(seq)) continue;
         const e = this.entries.get(seq)!;
-        if (accept && !accept({ partitionId: e.partitionId, campaign: e.campaign, priority: e.priority })) continue;
+        if (accept && !accept({ seq: e.seq, partitionId: e.partitionId, campaign: e.campaign, priority: e.priority, createdMs: e.createdMs })) continue;
         return e;
       }
     }

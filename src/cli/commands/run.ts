@@ -11,6 +11,7 @@ interface RunOptions {
   demo?: boolean;
   logLevel?: string;
   exitWhenDone?: boolean;
+  drainTimeout?: string;
 }
 
 /** One human line per batch part that reached the local broker (demo mode). */
@@ -64,8 +65,12 @@ export async function runDaemon(opts: RunOptions): Promise<void> {
 
   if (opts.exitWhenDone) {
     await daemon.sourcesFinished();
+    const left = await daemon.drain(Number(opts.drainTimeout ?? 60) * 1000);
+    if (left > 0 && config.upload.enabled) logger.warn({ batches: left }, 'stored batches not uploaded before the drain timeout (kept in the store)');
     await daemon.stop('sources finished');
+    // Native MQTT handles can keep the event loop alive after a clean stop: leave explicitly.
     logger.flush?.();
+    setImmediate(() => process.exit(0));
     return;
   }
   // Otherwise run until a signal arrives.
@@ -79,7 +84,8 @@ export function register(program: Command): void {
     .option('-c, --config <file>', 'configuration file (YAML or JSON); see `edgewise config check`')
     .option('--demo', 'run the built-in demo: example drive, example campaigns, local broker')
     .option('--log-level <level>', 'override log.level (fatal|error|warn|info|debug|trace)')
-    .option('--exit-when-done', 'stop once every log source has been replayed (for scripts and tests)')
+    .option('--exit-when-done', 'stop once every log source has been replayed and the store is uploaded (scripts, tests)')
+    .option('--drain-timeout <seconds>', 'with --exit-when-done: longest wait for the upload of stored batches', '60')
     .action(async (opts: RunOptions) => {
       await runDaemon(opts);
     });

@@ -1,0 +1,15 @@
+/** Frame sources: candump logs (plain / gzip / stdin). */
+export {
+  readCandump,
+  candumpChunks,
+  parseCandumpLine,
+  formatCandumpLine,
+  formatCandumpTime,
+  formatCandumpId,
+  hexBytes,
+  newCanFrame,
+  copyCanFrame,
+} from './candump.js';
+export type { CandumpStats, CandumpBadLine, CandumpOptions, CandumpInput, CandumpChunk } from './candump.js';
+export { LogSource, type LogSourceOptions } from './log-source.js';
+export type { FrameSource, SourceStatus, SignalSink, SignalSource } from './source.js';
