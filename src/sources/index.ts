@@ -2,6 +2,8 @@
 export {
   readCandump,
   candumpChunks,
+  candumpPacked,
+  PackedFrames,
   parseCandumpLine,
   formatCandumpLine,
   formatCandumpTime,

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CanFrame, FrameHandler } from '../types.js';
-import { candumpChunks, type CandumpStats } from './candump.js';
+import { candumpPacked, newCanFrame, type CandumpStats } from './candump.js';
 import type { FrameSource, SourceStatus } from './source.js';
 
 export interface LogSourceOptions {
@@ -36,6 +36,8 @@ export class LogSource implements FrameSource {
   private passes = 0;
   private lastError: string | undefined;
   private running: Promise<void> | undefined;
+  /** The one frame object handed to the consumer (reused: copy what you keep). */
+  private readonly frame = newCanFrame();
 
   constructor(opts: LogSourceOptions) {
     this.opts = { map: {}, speed: 1, loop: false, rebaseTime: true, now: Date.now, ...opts };
@@ -94,16 +96,18 @@ export class LogSource implements FrameSource {
     do {
       const stats: CandumpStats = { lines: 0, frames: 0, badLines: 0, firstBadLines: [], aborted: false };
       let passFirst: number | undefined;
-      for await (const chunk of candumpChunks(this.opts.path, {
+      for await (const chunk of candumpPacked(this.opts.path, {
         signal,
         stats,
+        lowMemory: speed !== 'max',
         onBadLine: (line, text, reason) => {
           this.errors++;
           this.opts.onBadLine?.(line, text, reason);
         },
       })) {
-        for (const frame of chunk.frames) {
+        for (let i = 0; i < chunk.n; i++) {
           if (signal.aborted) return;
+          const frame = chunk.read(i, this.frame);
           if (logStart === undefined) {
             logStart = frame.timeMs;
             offset = rebaseTime ? wallStart - logStart : 0;
