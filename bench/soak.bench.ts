@@ -114,7 +114,10 @@ async function run(label: string, seconds: number, replay: boolean, dir: string,
   };
   const cfg = path.join(dir, `${label}.yaml`);
   writeFileSync(cfg, stringify(config));
-  const child = spawn(process.execPath, [BIN, 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // The V8 settings of systemd/edgewise.service.
+  const child = spawn(process.execPath, ['--max-old-space-size=256', '--max-semi-space-size=2', BIN, 'run', '--config', cfg], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   await new Promise((r) => setTimeout(r, 5000));
   const samples: { t: number; rssMB: number; cpuSec: number }[] = [];
   const t0 = Date.now();

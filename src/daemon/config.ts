@@ -8,9 +8,23 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { EdgewiseError } from '../errors.js';
-import { metricsConfigSchema } from './metrics.js';
+import { obdSourceSchema } from '../sources/obd-config.js';
+import { socketcanSourceSchema } from '../sources/socketcan-config.js';
 
 const MiB = 1024 * 1024;
+
+/** Prometheus metrics (see metrics.ts). */
+export const metricsConfigSchema = z
+  .strictObject({
+    /** Serve Prometheus metrics at http://host:port/metrics. Default false. */
+    enabled: z.boolean().default(false),
+    /** Listen address. Keep it on loopback unless a firewall guards the port. Default 127.0.0.1. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** TCP port (9469 is unassigned in Prometheus' default port list). Default 9469. */
+    port: z.number().int().min(0).max(65535).default(9469),
+  })
+  .prefault({});
+
 
 const logSource = z.strictObject({
   type: z.literal('log'),
@@ -30,7 +44,7 @@ const logSource = z.strictObject({
 });
 
 /** Add a source type: a schema here, a case in `createSource` (sources.ts). */
-export const sourceSchema = z.discriminatedUnion('type', [logSource]);
+export const sourceSchema = z.discriminatedUnion('type', [logSource, obdSourceSchema, socketcanSourceSchema]);
 
 export const configSchema = z.strictObject({
   vehicle: z.strictObject({
@@ -101,6 +115,34 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     })
     .prefault({}),
+  /** Device shadow + IoT Jobs over the upload connection (needs MQTT 5, i.e. not the embedded aedes broker). */
+  control: z
+    .strictObject({
+      /** Follow the shadow and run jobs. Default true (only when upload is enabled). */
+      enabled: z.boolean().default(true),
+      /** Named shadow to use; the classic (unnamed) shadow when absent. */
+      shadowName: z
+        .string()
+        .regex(/^[a-zA-Z0-9:_-]{1,64}$/, 'must be a shadow name: 1-64 letters, digits, ":", "_" or "-"')
+        .optional(),
+      /** Job state (for resume after a restart). Default `var/control` (systemd: /var/lib/edgewise/control). */
+      stateDir: z.string().default('var/control'),
+      ota: z
+        .strictObject({
+          /** Accept `ota` jobs (self-update). Default false: such jobs are REJECTED. */
+          enabled: z.boolean().default(false),
+          /** Install root with releases/, current and ota/. Default /opt/edgewise. */
+          root: z.string().default('/opt/edgewise'),
+          /** Trusted release-signing public keys (`<keyId>.pem`). Default /etc/edgewise/ota-keys. */
+          trustedKeysDir: z.string().default('/etc/edgewise/ota-keys'),
+          /** Boots a new version gets to prove healthy before it is rolled back. Default 3. */
+          maxBootAttempts: z.number().int().min(1).max(10).default(3),
+          /** Time per boot to become healthy (connected, subscribed, data flowing). Default 180. */
+          healthDeadlineSeconds: z.number().int().min(10).max(3600).default(180),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   /** Prometheus metrics on a local port; off by default. */
   metrics: metricsConfigSchema,
   /** Status socket for `edgewise status` (a unix socket path). Default `var/edgewise.sock`. */
@@ -137,6 +179,11 @@ function resolvePaths(cfg: DaemonConfig, baseDir: string): DaemonConfig {
       localBrokerDir: r(cfg.upload.localBrokerDir),
     },
     statusSocket: r(cfg.statusSocket),
+    control: {
+      ...cfg.control,
+      stateDir: r(cfg.control.stateDir),
+      ota: { ...cfg.control.ota, root: r(cfg.control.ota.root), trustedKeysDir: r(cfg.control.ota.trustedKeysDir) },
+    },
   };
 }
 

@@ -12,6 +12,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { EdgewiseError } from '../errors.js';
 import type { CanFrame, CollectedBatch, CollectedSignal, SignalValue } from '../types.js';
 import { VERSION } from '../version.js';
@@ -28,9 +30,14 @@ import {
 import type { DecoderTable } from '../decode/index.js';
 import { encodeBatch } from '../batches/index.js';
 import { BatchStore } from '../store/index.js';
-import { MqttConnection, Uploader, startLocalBroker, startMosquitto, type LocalBroker, type MosquittoBroker } from '../upload/index.js';
+// Direct module imports (not upload/index): the embedded aedes broker is loaded only when used.
+import { MqttConnection } from '../upload/connection.js';
+import { Uploader } from '../upload/uploader.js';
+import { startMosquitto, type MosquittoBroker } from '../upload/mosquitto.js';
+import type { LocalBroker } from '../upload/local-broker.js';
 import type { FrameSource, SignalSource } from '../sources/index.js';
 import { createSource } from './sources.js';
+import { ControlPlane } from '../control/plane.js';
 import type { AgentControl, AgentStatus, CampaignChange, DeepPartial, RuntimeSettings } from '../control/agent.js';
 import { CampaignSet } from './campaign-set.js';
 import type { DaemonConfig } from './config.js';
@@ -38,8 +45,20 @@ import { createLogger, type Logger } from './logger.js';
 import { PartitionGates, partitionLimits } from './partitions.js';
 import { SdNotifier } from './sdnotify.js';
 import { StatusServer } from './status-server.js';
-import { MetricsServer } from './metrics.js';
+import type { MetricsServer } from './metrics.js';
 import { z } from 'zod';
+
+/** A full, compacting garbage collection (the `gc` V8 exposes on request). */
+function fullGc(): void {
+  try {
+    const g = (globalThis as { gc?: () => void }).gc;
+    if (g) return g();
+    v8.setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+  } catch {
+    /* an optimisation only */
+  }
+}
 
 export interface DaemonOptions {
   logger?: Logger;
@@ -95,6 +114,8 @@ export class Daemon implements AgentControl {
   private readonly pendingPuts = new Set<Promise<unknown>>();
   /** Seqs a forced upload (IoT Job) lets past their partition's upload condition. */
   private readonly forced = new Set<number>();
+  /** Manifest signal ids some campaign uses (decoded / polled); recomputed when campaigns change. */
+  private wantedSignals = new Set<number>();
   private readonly campaignCounters = new Map<string, { triggers: number; batches: number }>();
   private settings: RuntimeSettings;
   private decodeStats = { frames: 0, unknown: 0 };
@@ -111,6 +132,7 @@ export class Daemon implements AgentControl {
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
   private readonly notifier = new SdNotifier({ onError: (e) => this.log.warn({ err: e }, 'sd_notify failed') });
   private statusServer: StatusServer | undefined;
+  private control: ControlPlane | undefined;
   private metricsServer: MetricsServer | undefined;
   private readonly sink = (signalId: number, timeMs: number, value: SignalValue): void => this.engine.ingest(signalId, timeMs, value);
   private readonly onFrame = (frame: CanFrame): void => this.handleFrame(frame);
@@ -188,7 +210,16 @@ export class Daemon implements AgentControl {
 
     // Sources
     for (const sc of cfg.sources) {
-      const built = createSource(sc, { manifest: this.manifest, log: this.log.child({ stage: 'source' }) });
+      const built = createSource(sc, {
+        manifest: this.manifest,
+        log: this.log.child({ stage: 'source' }),
+        // OBD polls only what campaigns need (re-read on every poll: campaigns change live).
+        wanted: (id) => this.wantedSignals.has(id),
+        dtcsWanted: () =>
+          this.campaignSet.all().some(
+            (c) => c.campaign.diagnosticsMode === 'SEND_ACTIVE_DTCS' && this.settings.campaigns[c.campaign.name]?.enabled !== false,
+          ),
+      });
       const src = built.source;
       this.sources.push(src);
       const counters: SourceCounters = { frames: 0, lastFrames: 0, fps: 0 };
@@ -231,10 +262,14 @@ export class Daemon implements AgentControl {
     this.statusServer = new StatusServer({ path: cfg.statusSocket, collect: () => this.status() });
     await this.statusServer.start().catch((e) => this.log.error({ err: e, path: cfg.statusSocket }, 'status socket unavailable'));
     if (cfg.metrics.enabled) {
+      const { MetricsServer } = await import('./metrics.js'); // prom-client only when metrics are on
       this.metricsServer = new MetricsServer({ host: cfg.metrics.host, port: cfg.metrics.port, collect: () => this.status() });
       await this.metricsServer.start();
       this.log.info({ url: this.metricsServer.url }, 'metrics served');
     }
+    // Loading the manifest, DBCs and campaigns leaves a lot of transient garbage: collect it once
+    // so the heap (and RSS) the agent runs with for years starts small.
+    fullGc();
     await this.notifier.notifyReady(`${this.sources.length} source(s), ${this.campaignSet.all().length} campaign(s)`);
     this.notifier.startWatchdog();
     this.log.info({ sources: this.sources.map((s) => s.name) }, 'edgewise ready');
@@ -260,6 +295,7 @@ export class Daemon implements AgentControl {
         keyFile = pair.key;
         this.log.info({ port, broker: 'mosquitto', dir: cfg.localBrokerDir }, 'local development broker started (MQTT 5, mTLS)');
       } else {
+        const { startLocalBroker } = await import('../upload/local-broker.js');
         const b = await startLocalBroker({ dir: cfg.localBrokerDir, port: 0, thingName: thing });
         this.localBroker = b;
         ({ host, port, caFile, certFile, keyFile } = b);
@@ -311,11 +347,49 @@ export class Daemon implements AgentControl {
     });
     connection.start();
     this.uploader.start();
+    this.startControl(connection, protocol);
     if (this.opts.onLocalMessage && this.localBroker && protocol === 'mqtt5') {
       const cb = this.opts.onLocalMessage;
       const filter = cfg.topic.replaceAll('{thing}', this.config.vehicle.name).replace(/\{[a-z]+\}/g, '+');
       connection.subscribe(filter, (topic, payload) => cb(topic, payload)).catch((e) => this.log.warn({ err: e }, 'demo subscribe failed'));
     }
+  }
+
+  /** Shadow + Jobs (+ OTA) over the same MQTT 5 connection. */
+  private startControl(connection: MqttConnection, protocol: 'mqtt5' | 'mqtt311'): void {
+    const c = this.config.control;
+    if (!c.enabled) return;
+    if (protocol !== 'mqtt5') {
+      this.log.warn('device shadow and jobs need MQTT 5: disabled with the embedded broker (install mosquitto)');
+      return;
+    }
+    this.control = new ControlPlane({
+      thing: this.config.vehicle.name,
+      connection,
+      agent: this,
+      stateDir: c.stateDir,
+      shadowName: c.shadowName,
+      ota: c.ota.enabled
+        ? {
+            root: c.ota.root,
+            trustedKeysDir: c.ota.trustedKeysDir,
+            runningVersion: VERSION,
+            maxBootAttempts: c.ota.maxBootAttempts,
+            healthDeadlineMs: c.ota.healthDeadlineSeconds * 1000,
+            // Restart into the new release through a clean stop (store flushed), then systemd restarts us.
+            exit: (code) => void this.stop('restarting for an update').finally(() => process.exit(code)),
+            logger: this.log.child({ stage: 'ota' }),
+          }
+        : false,
+      onSubscribedChange: (v) => {
+        this.controlSubscribed = v;
+      },
+      onOtaResult: (r) => {
+        this.lastOta = r;
+      },
+      logger: this.log.child({ stage: 'control' }),
+    });
+    this.control.start();
   }
 
   // ------------------------------------------------------------------ hot path
@@ -422,6 +496,7 @@ export class Daemon implements AgentControl {
         if (id !== undefined) wanted.add(id);
       }
     }
+    this.wantedSignals = wanted;
     this.binding = bindManifest(this.manifest, { dbcFor: this.decoders, wanted: (id) => wanted.has(id) });
   }
 
@@ -633,6 +708,7 @@ export class Daemon implements AgentControl {
         this.log.error({ err: e }, 'flush failed');
       }
       await this.drainPuts();
+      await this.control?.stop().catch((e) => this.log.warn({ err: e }, 'control plane stop failed'));
       if (this.uploader) {
         await Promise.race([this.uploader.stop(), new Promise((r) => setTimeout(r, graceMs).unref())]);
       }

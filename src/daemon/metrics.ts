@@ -14,18 +14,9 @@ import type { AgentStatus } from '../control/agent.js';
 import { EdgewiseError } from '../errors.js';
 
 /** Config fragment for the daemon's `metrics:` block. */
-export const metricsConfigSchema = z
-  .strictObject({
-    /** Serve Prometheus metrics at http://host:port/metrics. Default false. */
-    enabled: z.boolean().default(false),
-    /** Listen address. Keep it on loopback unless a firewall guards the port. Default 127.0.0.1. */
-    host: z.string().min(1).default('127.0.0.1'),
-    /** TCP port (9469 is unassigned in Prometheus' default port list). Default 9469. */
-    port: z.number().int().min(0).max(65535).default(9469),
-  })
-  .prefault({});
+export { metricsConfigSchema } from './config.js';
 
-export type MetricsConfig = z.output<typeof metricsConfigSchema>;
+export type MetricsConfig = z.output<typeof import('./config.js').metricsConfigSchema>;
 
 export interface MetricsServerOptions {
   host: string;

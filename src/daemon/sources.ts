@@ -7,10 +7,17 @@ import type { Manifest } from '../campaigns/index.js';
 import { LogSource, type FrameSource, type SignalSource } from '../sources/index.js';
 import type { SourceConfig } from './config.js';
 import type { Logger } from './logger.js';
+import { ObdSource } from '../sources/obd-source.js';
+import { SocketCanSource, logSocketCanEvents } from '../sources/socketcan.js';
+import { socketcanInterfaces } from '../sources/socketcan-config.js';
 
 export interface SourceContext {
   manifest: Manifest;
   log: Logger;
+  /** OBD: poll a signal only while some campaign wants it (e.g. `engine.isWanted`). Default: all. */
+  wanted?: (signalId: number) => boolean;
+  /** OBD: poll DTCs only while some active campaign has `diagnosticsMode: SEND_ACTIVE_DTCS`. Default: per config. */
+  dtcsWanted?: () => boolean;
 }
 
 export type BuiltSource = { kind: 'frames'; source: FrameSource } | { kind: 'signals'; source: SignalSource };
@@ -28,6 +35,22 @@ export function createSource(sc: SourceConfig, ctx: SourceContext): BuiltSource 
           rebaseTime: sc.rebaseTime,
           onBadLine: (line, _text, reason) => ctx.log.warn({ file: sc.path, line, reason }, 'bad log line skipped'),
         }),
+      };
+    case 'obd':
+      return {
+        kind: 'signals',
+        source: new ObdSource({
+          config: sc,
+          manifest: ctx.manifest,
+          log: ctx.log.child({ source: sc.name }),
+          wanted: ctx.wanted,
+          dtcsWanted: ctx.dtcsWanted,
+        }),
+      };
+    case 'socketcan':
+      return {
+        kind: 'frames',
+        source: new SocketCanSource({ ...sc, interfaces: socketcanInterfaces(sc), onEvent: logSocketCanEvents(ctx.log.child({ source: 'socketcan' })) }),
       };
     default:
       throw new EdgewiseError('CONFIG_INVALID', `source type "${(sc as { type: string }).type}" is not supported by this build`);

@@ -6,7 +6,6 @@ import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import { EdgewiseError } from '../../errors.js';
 import {
   loadCampaignFile,
@@ -181,7 +180,8 @@ function registerSimulate(campaign: Command): void {
       }
       const plots = opts.report ? reportSignals(campaigns, manifest) : undefined;
       const showBar = opts.progress !== false && process.stderr.isTTY === true && opts.log !== '-';
-      const bar = showBar
+      const cliProgress = showBar ? (await import('cli-progress')).default : undefined;
+      const bar = cliProgress
         ? new cliProgress.SingleBar(
             { format: 'simulating [{bar}] {percentage}% | {frames} frames | ETA {eta}s', hideCursor: true, clearOnComplete: true, stream: process.stderr },
             cliProgress.Presets.shades_classic,

@@ -5,6 +5,8 @@ import { demoConfig } from '../../daemon/demo.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/logger.js';
 import { decodeBatch } from '../../batches/index.js';
+import { otaBootCheck } from '../../control/ota/updater.js';
+import { VERSION } from '../../version.js';
 
 interface RunOptions {
   config?: string;
@@ -32,6 +34,19 @@ function printBatch(topic: string, payload: Uint8Array): void {
 export async function runDaemon(opts: RunOptions): Promise<void> {
   if (!opts.config && !opts.demo) throw new EdgewiseError('USAGE', 'run needs --config <file> (or --demo for the built-in demo)');
   const config: DaemonConfig = opts.config ? loadConfig(opts.config) : demoConfig();
+  // First thing of every start: is this a new release on trial that must roll back or restart?
+  if (config.control.enabled && config.control.ota.enabled) {
+    const check = otaBootCheck({
+      root: config.control.ota.root,
+      runningVersion: VERSION,
+      maxBootAttempts: config.control.ota.maxBootAttempts,
+      healthDeadlineMs: config.control.ota.healthDeadlineSeconds * 1000,
+    });
+    if (check.action === 'exit') {
+      process.stderr.write(`edgewise: ${check.reason ?? 'OTA boot check'}; exiting with ${check.code} for a restart\n`);
+      process.exit(check.code);
+    }
+  }
   if (opts.logLevel) config.log.level = opts.logLevel as DaemonConfig['log']['level'];
   const logger = createLogger(config.log.level);
   if (opts.demo) {
