@@ -4,30 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { main } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MANIFEST = path.join(REPO, 'examples/manifest.yaml');
 const LOG = path.join(REPO, 'examples/drive.log.gz');
 const CAMPAIGNS = ['heartbeat.json', 'harsh-braking.yaml', 'overspeed.yaml', 'dtc-snapshot.yaml'].map((f) => path.join(REPO, 'campaigns', f));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ow = process.stdout.write;
-  const ew = process.stderr.write;
-  process.exitCode = undefined;
-  process.stdout.write = ((c: string | Uint8Array) => ((out += typeof c === 'string' ? c : Buffer.from(c).toString()), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => ((err += typeof c === 'string' ? c : Buffer.from(c).toString()), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-    process.exitCode = undefined;
-  }
-}
 
 let dir: string;
 beforeAll(() => {

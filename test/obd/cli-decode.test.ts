@@ -1,26 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { startElmSimulator, DEMO_SIM_TABLE } from '../../src/obd/index.js';
+import { cli } from '../helpers/cli.js';
 
-/** Runs the CLI in-process, capturing stdout/stderr and the exit code. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ow = process.stdout.write;
-  const ew = process.stderr.write;
-  process.exitCode = undefined;
-  process.stdout.write = ((c: string | Uint8Array) => ((out += typeof c === 'string' ? c : Buffer.from(c).toString()), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => ((err += typeof c === 'string' ? c : Buffer.from(c).toString()), true)) as typeof process.stderr.write;
-  let code: number;
-  try {
-    code = await main(argv);
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-    process.exitCode = undefined;
-  }
-  return { code, out, err };
-}
 
 async function decode(req: string, resp: string): Promise<unknown[]> {
   const r = await cli('obd', 'decode', req, resp);

@@ -1,31 +1,7 @@
-import { main } from '../../src/cli/main.js';
 import type { AgentStatus } from '../../src/control/agent.js';
+export { cli } from '../helpers/cli.js';
+import { cli } from '../helpers/cli.js';
 
-/** Runs the CLI in-process, capturing stdout/stderr and the exit code. */
-export async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ow = process.stdout.write;
-  const ew = process.stderr.write;
-  process.exitCode = undefined;
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    err += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stderr.write;
-  let code: number;
-  try {
-    code = await main(argv);
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-    process.exitCode = undefined;
-  }
-  return { code, out, err };
-}
 
 /** A full, realistic status snapshot (two buses, one OBD adapter, two campaigns). */
 export function sampleStatus(): AgentStatus {
