@@ -399,7 +399,9 @@ export class Daemon implements AgentControl {
     this.lastFrameWall = Date.now();
     try {
       if (this.binding.dispatch(frame, this.sink) === 0 && this.binding.route(frame.iface, frame.id, frame.extended) === undefined) {
-        this.decodeStats.unknown++;
+        // Not routed: either no campaign needs it (fine) or its DBC does not know it (counted).
+        const table = this.tableFor(frame.iface);
+        if (!frame.error && (!table || !table.lookup(frame.id, frame.extended))) this.decodeStats.unknown++;
       }
       if (frame.timeMs > this.lastTimeMs) this.lastTimeMs = frame.timeMs;
       this.engine.advance(this.lastTimeMs);
@@ -426,6 +428,18 @@ export class Daemon implements AgentControl {
     } catch (e) {
       this.log.error({ err: e }, 'DTC processing failed');
     }
+  }
+
+  private readonly tables = new Map<string, DecoderTable | null>();
+
+  /** The DBC bound to an interface in the manifest (null when none). */
+  private tableFor(iface: string): DecoderTable | null {
+    let t = this.tables.get(iface);
+    if (t === undefined) {
+      t = this.manifest.dbc[iface] !== undefined ? this.decoders(iface) : null;
+      this.tables.set(iface, t);
+    }
+    return t;
   }
 
   /** Live buses can go quiet: keep time-based campaigns and post-trigger windows moving. */
