@@ -17,17 +17,22 @@ export function reportError(e: unknown): number {
   return 70;
 }
 
+/** Usage errors are one line: commander's message and where to look for help. */
+function oneLine(str: string, write: (s: string) => void): void {
+  const first = str.split('\n')[0].replace(/^error: /, '');
+  write(`edgewise: ${first} (see --help)\n`);
+}
+
 export function buildProgram(): Command {
   const program = new Command('edgewise')
     .description('Vehicle edge agent: decode CAN/OBD, run collection campaigns, store and forward to AWS IoT Core')
     .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+    .configureOutput({ outputError: oneLine });
   for (const register of commands) register(program);
   // Sub-commands inherit the one-line usage errors and exit code 2.
   const apply = (cmd: Command): void => {
-    cmd.exitOverride().configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+    cmd.exitOverride().configureOutput({ outputError: oneLine });
     cmd.commands.forEach(apply);
   };
   program.commands.forEach(apply);
