@@ -266,11 +266,21 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   napi_env env = c->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  int pending_err = 0;
+  if (status < 0) {
+    /* libuv reports POLLERR as UV_EBADF and stops the handle. The socket's real error (ENETDOWN
+       when the interface went down, ENODEV when it was removed) is in SO_ERROR (reading clears it). */
+    int soerr = 0;
+    socklen_t l = sizeof soerr;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &l) == 0 && soerr != 0) pending_err = soerr;
+    else pending_err = -status;
+    if (uv_poll_start(&c->poll, UV_READABLE, on_poll) != 0) c->polling = 0;
+  }
   for (int round = 0; round < MAX_ROUNDS && c->polling; round++) {
     int n = 0, err = 0;
-    if (status < 0) {
-      err = -status;
-      status = 0;
+    if (pending_err != 0) {
+      err = pending_err;
+      pending_err = 0;
     } else {
       uint32_t want = c->maxrec;
       for (uint32_t i = 0; i < want; i++) {
@@ -334,7 +344,11 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       napi_fatal_exception(env, exc);
       break;
     }
-    if (err != 0 || (uint32_t)n < c->maxrec) break;
+    if (err != 0) {
+      if (round == 0 && status < 0) continue; /* the POLLERR report: now read what is queued */
+      break;
+    }
+    if ((uint32_t)n < c->maxrec) break;
   }
   napi_close_handle_scope(env, scope);
 }

@@ -99,6 +99,17 @@ WantedBy=sys-subsystem-net-devices-%i.device multi-user.target
 UNIT
 chmod 0644 "$R/etc/systemd/system/edgewise-can@.service"
 
+# edgewise asks for an 8 MiB receive buffer per CAN socket (~5 s of frames at 4,000 frames/s, so an
+# event-loop pause loses nothing); an unprivileged process gets at most net.core.rmem_max.
+mkdir -p "$R/etc/sysctl.d"
+printf '# written by edgewise scripts/setup-can.sh: room for edgewise'"'"'s CAN receive buffers\nnet.core.rmem_max = 8388608\n' \
+  >"$R/etc/sysctl.d/60-edgewise-can.conf"
+chmod 0644 "$R/etc/sysctl.d/60-edgewise-can.conf"
+if [ "$APPLY" = yes ] && [ -w /proc/sys/net/core/rmem_max ] && [ "$(cat /proc/sys/net/core/rmem_max)" -lt 8388608 ]; then
+  echo 8388608 >/proc/sys/net/core/rmem_max
+  say "net.core.rmem_max raised to 8388608"
+fi
+
 for i in "${IFACES[@]}"; do
   printf '# %s: written by scripts/setup-can.sh\nCAN_ARGS=%s\nTXQUEUELEN=%s\n' "$i" "$CAN_ARGS" "$TXQUEUELEN" >"$R/etc/edgewise/can/$i.env"
   chmod 0644 "$R/etc/edgewise/can/$i.env"

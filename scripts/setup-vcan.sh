@@ -14,8 +14,8 @@ set -euo pipefail
 FD=no
 PERSIST=yes
 PREFIX=""
-# edgewise's socketcan source asks for an 8 MiB receive buffer per socket (about 11,000 frames,
-# ~2.8 s of a saturated 500 kbit/s bus). Unprivileged processes get at most net.core.rmem_max.
+# edgewise's socketcan source asks for an 8 MiB receive buffer per socket (the kernel doubles it:
+# ~21,000 frames, ~5 s at 4,000 frames/s). Unprivileged processes get at most net.core.rmem_max.
 RMEM_MAX=8388608
 IFACES=()
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run a command inside a throw-away user-mode-linux guest that has SocketCAN and vcan0, for
+# Run a command inside a throw-away guest kernel (user-mode-linux or qemu) that has SocketCAN and vcan0, for
 # machines whose own kernel has no CAN support (CI containers, most dev VMs).
 #
 #   scripts/vcan-vm/run.sh [--backend auto|uml|tcg] [--timeout SECONDS] [--mem MB] [--ifaces "vcan0 vcan1"] [--] COMMAND [ARGS...]
@@ -9,7 +9,8 @@
 #   Debian's own kernel (fetched with apt-get download, unpacked into a cache under /var/tmp/vcan-vm).
 #   `auto` (default) picks uml, except on CPUs with AMX (Sapphire Rapids and later): bookworm's UML
 #   6.1 cannot save their FPU state ("ptrace set fp regs failed, errno = 14") and init dies at once.
-#   KVM is not used: on many CI hosts /dev/kvm is not a VMX/SVM KVM (see docs/can.md).
+#   When uml was picked and does not start, auto falls back to tcg. KVM is not used: on many CI hosts
+#   /dev/kvm is not a VMX/SVM KVM (see docs/can.md).
 # - The guest sees the host's root filesystem read-only (writes go to a throw-away layer) and the
 #   current directory read-write at the same path; /tmp, /run and /var/tmp are empty tmpfs.
 # - Loads can, can-raw, can-dev and vcan, then creates the interfaces with scripts/setup-vcan.sh.
@@ -18,7 +19,7 @@
 #
 # Exit status: the command's; 124 on timeout; 125 when the guest booted but never reported a status;
 # 77 when the guest cannot be booted on this machine (packages unavailable, no UML kernel), so a
-# test suite can skip exactly then. Why UML and not KVM/qemu: see docs/can.md ("Testing without CAN").
+# test suite can skip exactly then. More in docs/can.md ("Testing without CAN").
 set -uo pipefail
 
 TIMEOUT=300
@@ -45,8 +46,9 @@ WORK="$(pwd)"
 case "$WORK" in *[[:space:],]*) cannot_boot "the current directory contains a space or comma: $WORK" ;; esac
 [ "$(uname -m)" = x86_64 ] || cannot_boot "Debian ships user-mode-linux for amd64 only (this is $(uname -m))"
 
+AUTO=no
 case "$BACKEND" in
-  auto) if grep -qw amx_tile /proc/cpuinfo 2>/dev/null; then BACKEND=tcg; else BACKEND=uml; fi ;;
+  auto) AUTO=yes; if grep -qw amx_tile /proc/cpuinfo 2>/dev/null; then BACKEND=tcg; else BACKEND=uml; fi ;;
   uml | tcg) ;;
   *) echo "vcan-vm: --backend must be auto, uml or tcg" >&2; exit 2 ;;
 esac
@@ -67,6 +69,7 @@ apt_install() { # apt_install PKG... (only the missing ones are passed)
     $SUDO apt-get install -y -q --no-install-recommends "$@" >&2 || cannot_boot "apt-get install $* failed"
   fi
 }
+install_backend() {
 need=()
 command -v canplayer >/dev/null 2>&1 || need+=(can-utils)
 { [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx poweroff; } || need+=(busybox-static)
@@ -77,6 +80,8 @@ else
   for t in cpio:cpio depmod:kmod xz:xz-utils; do command -v "${t%%:*}" >/dev/null 2>&1 || need+=("${t#*:}"); done
 fi
 apt_install "${need[@]}"
+}
+install_backend
 
 BASE=/var/tmp/vcan-vm
 mkdir -p "$BASE/runs" || cannot_boot "cannot create $BASE"
@@ -152,11 +157,14 @@ STAGE1
   rm -rf "$tmp"
 }
 
-if [ "$BACKEND" = uml ]; then
-  command -v linux.uml >/dev/null 2>&1 || cannot_boot "linux.uml not found after installing user-mode-linux"
-else
-  prepare_tcg
-fi
+prepare_backend() {
+  if [ "$BACKEND" = uml ]; then
+    command -v linux.uml >/dev/null 2>&1 || cannot_boot "linux.uml not found after installing user-mode-linux"
+  else
+    prepare_tcg
+  fi
+}
+prepare_backend
 
 # --- per-run directory: init script + command ----------------------------------------------------
 RUN="$(mktemp -d "$BASE/runs/run.XXXXXX")"
@@ -223,9 +231,19 @@ boot() {
       -virtfs "local,path=$WORK,mount_tag=work,security_model=none,multidevs=remap" </dev/null 2>&1
   fi
 }
-boot | tr -d '\r' | tee "$OUT" |
-  awk '/^VCANVM_START$/{on=1; next} /VCANVM_EXIT=/{sub(/VCANVM_EXIT=.*/, ""); if ($0 != "") print; on=0; next} on{print; fflush()}'
-boot_rc=${PIPESTATUS[0]}
+run_guest() {
+  boot | tr -d '\r' | tee "$OUT" |
+    awk '/^VCANVM_START$/{on=1; next} /VCANVM_EXIT=/{sub(/VCANVM_EXIT=.*/, ""); if ($0 != "") print; on=0; next} on{print; fflush()}'
+  boot_rc=${PIPESTATUS[0]}
+}
+run_guest
+if [ "$AUTO" = yes ] && [ "$BACKEND" = uml ] && ! grep -q '^VCANVM_INIT' "$OUT"; then
+  echo "vcan-vm: user-mode-linux did not start here ($(grep -m1 -E 'failed|panic' "$OUT" || echo "exit $boot_rc")); trying qemu (tcg)" >&2
+  BACKEND=tcg
+  install_backend
+  prepare_backend
+  run_guest
+fi
 if [ "$boot_rc" = 124 ] || [ "$boot_rc" = 137 ]; then echo "vcan-vm: timed out after ${TIMEOUT}s" >&2; exit 124; fi
 rc="$(grep -ao 'VCANVM_EXIT=[0-9]*' "$OUT" | tail -1 | cut -d= -f2)"
 if [ -z "$rc" ]; then

@@ -15,3 +15,4 @@ export {
 export type { CandumpStats, CandumpBadLine, CandumpOptions, CandumpInput, CandumpChunk } from './candump.js';
 export { LogSource, type LogSourceOptions } from './log-source.js';
 export type { FrameSource, SourceStatus, SignalSink, SignalSource } from './source.js';
+export { SocketCanSource, SocketCanWriter, logSocketCanEvents } from './socketcan.js';

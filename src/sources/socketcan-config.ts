@@ -19,8 +19,9 @@ export const socketcanSourceSchema = z
     fd: z.boolean().default(true),
     /**
      * Socket receive buffer per interface, bytes: how many frames the kernel can hold while the
-     * agent is busy (8 MiB ≈ 11,000 frames ≈ 2.8 s of a full 500 kbit/s bus). 0 = kernel default
-     * (~300 frames). Capped by net.core.rmem_max unless the agent has CAP_NET_ADMIN. Default 8388608.
+     * agent is busy. The kernel doubles the request and charges ~768 bytes per frame: 8 MiB holds
+     * ~21,000 frames, ~5 s of a busy 4,000 frames/s bus. 0 = kernel default (~280 frames).
+     * Capped by net.core.rmem_max unless the agent has CAP_NET_ADMIN. Default 8388608.
      */
     receiveBufferBytes: z.number().int().min(0).max(1024 * 1024 * 1024).default(8 * 1024 * 1024),
     /** Receive and count CAN error frames (bus-off is detected from them). Default true. */

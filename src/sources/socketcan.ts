@@ -36,9 +36,9 @@ export interface SocketCanOptions {
   /** Receive CAN FD frames too. Default true. */
   fd?: boolean;
   /**
-   * Requested socket receive buffer per interface, bytes. Default 8 MiB (~11,000 queued frames,
-   * ~2.8 s of a saturated 500 kbit/s bus). 0 = kernel default (~300 frames). Without
-   * CAP_NET_ADMIN the kernel caps it at net.core.rmem_max (scripts/setup-*.sh raise that).
+   * Requested socket receive buffer per interface, bytes. Default 8 MiB (the kernel doubles it:
+   * ~21,000 queued frames, ~5 s at 4,000 frames/s). 0 = kernel default (~280 frames). Without
+   * CAP_NET_ADMIN the kernel caps it at net.core.rmem_max (see docs/can.md, scripts/setup-vcan.sh).
    */
   receiveBufferBytes?: number;
   /** Receive and count error frames. Default true. */

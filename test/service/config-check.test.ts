@@ -26,7 +26,9 @@ describe('edgewise config check', () => {
     const eff = parseYaml(r.out) as Record<string, any>;
     expect(eff.vehicle).toEqual({ name: 'van-0042' });
     expect(eff.manifest).toBe(path.join(dir, 'manifest.yaml'));
-    expect(eff.sources).toEqual([{ type: 'socketcan', interface: 'can0', fd: true }]);
+    expect(eff.sources).toEqual([
+      { type: 'socketcan', interface: 'can0', fd: true, map: {}, receiveBufferBytes: 8 * 1024 * 1024, errorFrames: true, checkIntervalMs: 1000 },
+    ]);
     expect(eff.store).toEqual({ dir: path.join(dir, 'var/store'), maxBytes: 256 * 1024 * 1024 });
     expect(eff.upload).toMatchObject({ enabled: true, endpoint: 'local', port: 8883, maxPublishesPerSecond: 100, keepAliveSeconds: 30 });
     expect(eff.log).toEqual({ level: 'info' });

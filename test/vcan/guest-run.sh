@@ -1,49 +1,53 @@
 #!/bin/sh
-# Runs INSIDE the vcan guest (scripts/vcan-vm/run.sh), from the repository root:
-# one or more edgewise daemons read vcan0 while `edgewise replay` plays a log onto it, optionally
-# freezing the daemons (SIGSTOP) for a while; then prints one line `VCANTEST_RESULT {json}`.
+# Runs INSIDE the vcan guest (scripts/vcan-vm/run.sh), from the repository root.
 #
-#   test/vcan/guest-run.sh LOG DBC SPEED LIMIT [STALL_AT_S STALL_MS] -- RCVBUF...
-#   e.g. guest-run.sh log.gz toyota.dbc 1.2 250000 0 0 -- 8388608
+#   test/vcan/guest-run.sh DIR LOG SPEED LIMIT STALL_AT_S STALL_MS FDLOG
 #
-# Each RCVBUF starts one daemon whose socketcan source asks for that receive buffer (0 = kernel default).
+# DIR holds config1.yaml [config2.yaml ...] prepared by the test: each a socketcan source on
+# vcan0 with statusSocket /tmp/ewN.sock. Steps:
+#  1. start one `edgewise run` per config, and `edgewise replay` waiting on a FIFO (their node
+#     start-ups overlap, which matters under an emulated CPU);
+#  2. when every daemon answers on its status socket, feed the log: replay at SPEED, LIMIT frames
+#     STALL_AT_S s later freeze all daemons (SIGSTOP) for STALL_MS ms;
+#  3. wait until the daemons' counts settle;
+#  4. `ip link set vcan0 down`, wait for daemon 1 to report the source down, set it up again as a
+#     CAN FD bus (mtu 72), wait for open, then `edgewise replay FDLOG --map can0=vcan0,can1=vcan1`
+#     (classic and CAN FD frames; vcan1 is read by daemon 1 too) while candump records both buses;
+#     wait for daemon 1 to count them.
+# Prints one line `VCANTEST_RESULT {json}` for the test to check.
 set -u
-LOG="$1"; DBC="$2"; SPEED="$3"; LIMIT="$4"; STALL_AT="${5:-0}"; STALL_MS="${6:-0}"
-shift 6; [ "${1:-}" = -- ] && shift
+DIR="$1"; LOG="$2"; SPEED="$3"; LIMIT="$4"; STALL_AT="$5"; STALL_MS="$6"; FDLOG="$7"
 EW="node $(pwd)/dist/cli/main.js"
-T=/tmp/ewtest
-rm -rf "$T"; mkdir -p "$T/campaigns"
-$EW manifest init --dbc "can0=$DBC" --output "$T/manifest.yaml" >/dev/null || exit 10
+ST="node $(pwd)/test/vcan/status.cjs"
+up() { cut -d' ' -f1 /proc/uptime; }
+T0=$(up)
+say() { echo "[$(awk -v a="$T0" -v b="$(up)" 'BEGIN{printf "%6.1f", b-a}') s] $*" >&2; }
 
 n=0; PIDS=""
-for RCVBUF in "$@"; do
+for cfg in "$DIR"/config*.yaml; do
   n=$((n + 1))
-  cat >"$T/config$n.yaml" <<CFG
-vehicle: { name: vcan-test-$n }
-manifest: manifest.yaml
-campaigns: { dir: campaigns }
-sources:
-  - { type: socketcan, interface: vcan0, map: { vcan0: can0 }, receiveBufferBytes: $RCVBUF }
-store: { dir: store$n }
-upload: { enabled: false }
-log: { level: info }
-statusSocket: ew$n.sock
-CFG
-  $EW run -c "$T/config$n.yaml" >"$T/daemon$n.log" 2>&1 &
+  $EW run -c "$cfg" >"$DIR/daemon$n.log" 2>&1 &
   PIDS="$PIDS $!"
 done
+FIFO=/tmp/replay.fifo
+rm -f "$FIFO"; mkfifo "$FIFO"
+$EW replay "$FIFO" --iface vcan0 --speed "$SPEED" --limit "$LIMIT" --json --no-progress >"$DIR/replay.json" 2>"$DIR/replay.err" &
+RPID=$!
+say "started $n daemon(s) and the replay"
 
-status() { $EW status --socket "$T/ew$1.sock" --json --timeout 10000 2>/dev/null; }
-# Wait until every daemon answers on its status socket (sources open).
 for i in $(seq 1 $n); do
   ok=""
-  for _ in $(seq 1 300); do
-    if status "$i" >/dev/null; then ok=1; break; fi
-    sleep 0.2
+  for _ in $(seq 1 240); do
+    [ -S "/tmp/ew$i.sock" ] && { ok=1; break; }
+    sleep 0.5
   done
-  [ -n "$ok" ] || { echo "daemon $i did not become ready:"; cat "$T/daemon$i.log"; exit 11; }
+  [ -n "$ok" ] && $ST "/tmp/ew$i.sock" state=open 60 >/dev/null || { echo "daemon $i did not become ready:"; cat "$DIR/daemon$i.log"; exit 11; }
 done
+say "daemons ready; feeding the log"
+cat "$LOG" >"$FIFO" 2>/dev/null &
+FEED=$!
 
+STALLER=""
 if [ "$STALL_MS" -gt 0 ]; then
   (
     sleep "$STALL_AT"
@@ -51,38 +55,46 @@ if [ "$STALL_MS" -gt 0 ]; then
     kill -STOP $PIDS
     sleep "$(awk -v ms="$STALL_MS" 'BEGIN{printf "%.3f", ms/1000}')"
     kill -CONT $PIDS
-    echo "stalled daemons for ${STALL_MS} ms" >&2
+    say "froze the daemons for ${STALL_MS} ms"
   ) &
   STALLER=$!
 fi
+wait "$RPID"; RRC=$?
+kill "$FEED" 2>/dev/null
+[ -n "$STALLER" ] && wait "$STALLER"
+say "replay done (exit $RRC)"
 
-$EW replay "$LOG" --iface vcan0 --speed "$SPEED" --limit "$LIMIT" --json >"$T/replay.json" 2>"$T/replay.err"
-RRC=$?
-[ "$STALL_MS" -gt 0 ] && wait "$STALLER"
-
-# Let the daemons drain their socket queues: wait until the frame counts stop moving.
+DAEMONS=""
 for i in $(seq 1 $n); do
-  last=-1
-  for _ in $(seq 1 60); do
-    cur="$(status "$i" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const j=JSON.parse(s);console.log(j.sources[0].frames+(j.sources[0].dropped??0))}catch{console.log(-2)}})')"
-    [ "$cur" = "$last" ] && break
-    last="$cur"
-    sleep 0.5
-  done
+  s="$($ST "/tmp/ew$i.sock" stable 60)"
+  DAEMONS="$DAEMONS${DAEMONS:+,}${s:-null}"
 done
+say "daemon counts settled"
 
-{
-  printf 'VCANTEST_RESULT {"replayExit":%s,"replay":%s,"daemons":[' "$RRC" "$(cat "$T/replay.json" 2>/dev/null || echo null)"
-  for i in $(seq 1 $n); do
-    [ "$i" -gt 1 ] && printf ','
-    s="$(status "$i")"; printf '%s' "${s:-null}"
-  done
-  printf '],"canStats":"%s","softnetDropped":"%s"}\n' \
-    "$(grep -E 'transmitted|received' /proc/net/can/stats | tr -s ' ' | tr '\n' ';')" \
-    "$(awk '{print $2}' /proc/net/softnet_stat | tr '\n' ' ')"
-}
+# Interface down / up: the source reports it and recovers.
+ip link set vcan0 down
+DOWN="$($ST /tmp/ew1.sock state=down 30)"
+say "vcan0 down -> daemon reports: $DOWN"
+ip link set vcan0 mtu 72 up
+REOPEN="$($ST /tmp/ew1.sock state=open 30)"
+say "vcan0 up -> daemon reports: $REOPEN"
+BEFORE="$(echo "$REOPEN" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).source.frames)}catch{console.log(-1)}})')"
+NFD=$(grep -c . "$FDLOG")
+candump -L -n "$NFD" vcan0 vcan1 >/tmp/candump.out &
+CD=$!
+sleep 0.5
+$EW replay "$FDLOG" --map can0=vcan0,can1=vcan1 --speed max --json --no-progress >"$DIR/replay-fd.json" 2>"$DIR/replay-fd.err"
+( sleep 20; kill $CD 2>/dev/null ) &
+wait $CD
+AFTER="$($ST /tmp/ew1.sock "frames>=$((BEFORE + NFD))" 30)"
+say "after replaying $NFD classic and CAN FD frames onto vcan0 and vcan1: $AFTER"
+
+printf 'VCANTEST_RESULT {"replayExit":%s,"replay":%s,"daemons":[%s],"down":%s,"reopen":%s,"afterUp":%s,"framesBeforeUp":%s,"replayFd":%s,"candump":%s,"canStats":"%s"}\n' \
+  "$RRC" "$(grep . "$DIR/replay.json" 2>/dev/null || echo null)" "$DAEMONS" "${DOWN:-null}" "${REOPEN:-null}" "${AFTER:-null}" "$BEFORE" "$(grep . "$DIR/replay-fd.json" || echo null)" \
+  "$(node -e 'console.log(JSON.stringify(require("fs").readFileSync("/tmp/candump.out","latin1").split("\n").filter(Boolean)))')" \
+  "$(grep -E 'transmitted|received' /proc/net/can/stats | tr -s ' ' | tr '\n' ';')"
 kill -TERM $PIDS 2>/dev/null
 for p in $PIDS; do wait "$p"; done
-cat "$T/replay.err" >&2
-for i in $(seq 1 $n); do grep -E '"level":(40|50|60)' "$T/daemon$i.log" | head -5 >&2; done
+cat "$DIR/replay.err" "$DIR/replay-fd.err" >&2
+for i in $(seq 1 $n); do grep -E '"level":(40|50|60)' "$DIR/daemon$i.log" | head -5 >&2; done
 exit 0

@@ -45,6 +45,8 @@ export interface ReplaySummary {
   skipped: number;
   badLines: number;
   passes: number;
+  /** Log time covered by the frames sent, seconds (at --speed N the replay takes logSeconds / N). */
+  logSeconds: number;
   seconds: number;
   framesPerSecond: number;
   interfaces: Record<string, { sent: number; dropped: number; lastDropReason?: string }>;
@@ -91,7 +93,7 @@ export async function replayLog(log: string, opts: ReplayOptions): Promise<Repla
   const hasMap = Object.keys(opts.map).length > 0;
 
   const signal = opts.signal;
-  const started = performance.now();
+  let started = performance.now();
   // Pacing origin: the moment the first frame is handled (input may arrive late, e.g. from a pipe).
   let wallStart = 0;
   let sent = 0;
@@ -172,6 +174,7 @@ export async function replayLog(log: string, opts: ReplayOptions): Promise<Repla
             logStart = frame.timeMs;
             wallStart = Date.now();
             nowCache = wallStart;
+            started = performance.now();
           }
           if (passFirst === undefined) {
             passFirst = frame.timeMs;
@@ -231,6 +234,7 @@ export async function replayLog(log: string, opts: ReplayOptions): Promise<Repla
     skipped,
     badLines,
     passes,
+    logSeconds: Math.round(lastT) / 1000,
     seconds: Math.round(seconds * 1000) / 1000,
     framesPerSecond: seconds > 0 ? Math.round(sent / seconds) : 0,
     interfaces,
