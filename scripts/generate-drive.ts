@@ -22,7 +22,7 @@ import { loadDbcFile } from '../src/dbc/index.js';
 import type { DbcMessage } from '../src/dbc/index.js';
 import { compileMessage, encodeMessage } from '../src/decode/index.js';
 import type { CompiledMessage } from '../src/decode/index.js';
-import { formatCandumpLine } from '../src/sources/index.js';
+import { formatCandumpLine, newCanFrame } from '../src/sources/index.js';
 import type { CanFrame } from '../src/types.js';
 
 export interface DriveOptions {
@@ -216,18 +216,7 @@ export function generateDrive(opts: DriveOptions, emit: (line: string) => void):
   let cruiseBase = 0;
   let lastKmh = 0;
   let aTarget = 0;
-  const frame: CanFrame = {
-    timeMs: 0,
-    iface,
-    id: 0,
-    extended: false,
-    fd: false,
-    brs: false,
-    esi: false,
-    remote: false,
-    error: false,
-    data: new Uint8Array(8),
-  };
+  const frame: CanFrame = { ...newCanFrame(), iface, data: new Uint8Array(8) };
   const pending: { t: number; line: string }[] = [];
   const dt = 1; // ms
   const endT = durationS * 1000;

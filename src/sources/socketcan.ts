@@ -7,6 +7,7 @@
  * Interface down / bus-off / removal put the interface (and the source) into state `down`; the
  * source keeps checking and re-opens the interface when it is back, the daemon keeps running.
  */
+import { newCanFrame } from './candump.js';
 import { readFileSync } from 'node:fs';
 import type { CanFrame, FrameHandler } from '../types.js';
 import { EdgewiseError } from '../errors.js';
@@ -122,18 +123,7 @@ class Channel {
     private readonly opts: { fd: boolean; rcvbuf: number; errorFrames: boolean; onEvent?: (e: SocketCanEvent) => void },
   ) {
     for (let n = 0; n <= 64; n++) this.views.push(this.data.subarray(0, n));
-    this.frame = {
-      timeMs: 0,
-      iface: outName,
-      id: 0,
-      extended: false,
-      fd: false,
-      brs: false,
-      esi: false,
-      remote: false,
-      error: false,
-      data: this.views[0],
-    };
+    this.frame = { ...newCanFrame(), iface: outName, data: this.views[0] };
   }
 
   get dropped(): number {
