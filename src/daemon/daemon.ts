@@ -265,7 +265,7 @@ export class Daemon implements AgentControl {
       const { MetricsServer } = await import('./metrics.js'); // prom-client only when metrics are on
       this.metricsServer = new MetricsServer({ host: cfg.metrics.host, port: cfg.metrics.port, collect: () => this.status() });
       await this.metricsServer.start();
-      this.log.info({ url: this.metricsServer.url }, 'metrics served');
+      this.log.info({ listen: this.metricsServer.url }, 'metrics served');
     }
     // Loading the manifest, DBCs and campaigns leaves a lot of transient garbage: collect it once
     // so the heap (and RSS) the agent runs with for years starts small.

@@ -25,6 +25,7 @@ beforeAll(async () => {
   // this test also exercises the shadow/jobs control plane (on by default) with short state paths
   const cfg = parse(readFileSync(setup.configFile, 'utf8')) as Record<string, unknown>;
   cfg.control = { stateDir: path.join(setup.dir, 'control') };
+  cfg.metrics = { enabled: true, host: '127.0.0.1', port: 0 };
   writeFileSync(setup.configFile, stringify(cfg));
   d = startDaemon(setup.configFile);
   await d.waitForLog('edgewise ready');
@@ -38,6 +39,20 @@ afterAll(async () => {
   await cloud?.close();
   await broker?.close();
   if (setup) rmSync(setup.dir, { recursive: true, force: true });
+});
+
+describe('daemon observability', () => {
+  it('serves Prometheus metrics from the running daemon', async () => {
+    const served = await d.waitForLog('metrics served');
+    const res = await fetch(String(served.listen));
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/^edgewise_source_frames_total\{source="log:[^"]+",kind="log"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^edgewise_campaign_triggers_total\{campaign="pulse"\} \d+$/m);
+    expect(text).toMatch(/^edgewise_decode_frames_total [1-9]\d*$/m);
+    expect(text).toContain('nodejs_eventloop_lag_seconds');
+    expect(text).toContain('process_resident_memory_bytes');
+  });
 });
 
 describe('daemon control plane', () => {
