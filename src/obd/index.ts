@@ -44,3 +44,4 @@ export { Elm327Session, serveElm327, startElmSimulator } from './simulator/elm32
 export type { ElmSimulator, ElmSimulatorOptions } from './simulator/elm327.js';
 export { startIsoTpEcus, VirtualCanBus } from './simulator/isotp-ecu.js';
 export type { IsoTpEcuSimulator } from './simulator/isotp-ecu.js';
+export { openSocketCanPort } from './socketcan-port.js';

@@ -107,12 +107,15 @@ Examples:
     .argument('[port]', 'ELM327: serial device (/dev/ttyUSB0, /dev/rfcomm0) or tcp://host:port')
     .option('--can <iface>', 'OBD over ISO-TP on this SocketCAN interface instead of an ELM327')
     .option('--baud <rate>', 'serial speed', '38400')
-    .action(async (port: string | undefined, opts: { can?: string; baud: string }) => {
+    .option('--p2 <ms>', 'ISO-TP: how long to wait for ECU answers', '150')
+    .action(async (port: string | undefined, opts: { can?: string; baud: string; p2: string }) => {
+      const p2Ms = Number(opts.p2);
+      if (!Number.isInteger(p2Ms) || p2Ms < 10 || p2Ms > 10000) throw new EdgewiseError('USAGE', '--p2 must be 10..10000 ms');
       if ((port === undefined) === (opts.can === undefined)) throw new EdgewiseError('USAGE', 'give an adapter port or --can <iface>');
       const iface = opts.can;
       const t: ObdTransport =
         iface !== undefined
-          ? new IsoTpTransport({ iface, openPort: () => openSocketCanPort(iface) })
+          ? new IsoTpTransport({ iface, openPort: () => openSocketCanPort(iface), p2Ms })
           : new ElmTransport({ address: port!, baudRate: Number(opts.baud) });
       process.stdout.write(`${JSON.stringify(await scan(t), null, 2)}\n`);
     });
