@@ -2,10 +2,21 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'main', include: ['test/**/*.test.ts'], exclude: ['test/vcan/**'], sequence: { groupOrder: 0 } },
+      },
+      {
+        // Guest-kernel (vcan) tests keep both cores busy with an emulated CPU: run them after the
+        // rest, one file at a time, so neither they nor the timing-sensitive tests starve.
+        extends: true,
+        test: { name: 'vcan', include: ['test/vcan/**/*.test.ts'], sequence: { groupOrder: 1 }, fileParallelism: false },
+      },
+    ],
   },
 });
