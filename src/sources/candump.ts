@@ -115,6 +115,31 @@ const MAX_LINE = 64 * 1024;
 
 /** Parser state kept between lines: the reused data buffer and the interface-name cache. */
 class LineParser {
+  /** Results of `classifyId` (fields, so the hot path allocates nothing). */
+  private idExtended = false;
+  private idError = false;
+  private idBare = 0;
+
+  /**
+   * candump's id rules: 3 hex digits = standard (≤ 7FF), 8 = extended (≤ 1FFFFFFF) or an error
+   * frame (CAN_ERR_FLAG set). Sets idExtended/idError/idBare; returns the reason when invalid.
+   */
+  private classifyId(id: number, digits: number): string | null {
+    this.idExtended = false;
+    this.idError = false;
+    this.idBare = id;
+    if (digits === 3) return id > 0x7ff ? R_STD_RANGE : null;
+    if (digits !== 8) return R_ID_DIGITS;
+    if (id >= CAN_ERR_FLAG && id < 2 * CAN_ERR_FLAG) {
+      this.idError = true;
+      this.idBare = id - CAN_ERR_FLAG;
+      return null;
+    }
+    if (id > CAN_EFF_MASK) return R_EXT_RANGE;
+    this.idExtended = true;
+    return null;
+  }
+
   readonly buf = new Uint8Array(64);
   /** views[n] = buf.subarray(0, n): handed out as `frame.data` without allocating. */
   readonly views: Uint8Array[] = [];
@@ -216,17 +241,11 @@ class LineParser {
       return this.parseScreen(b, idStart, end, f, timeMs, iface);
     }
 
-    let extended = false;
-    let error = false;
-    if (idDigits === 3) {
-      if (id > 0x7ff) return R_STD_RANGE;
-    } else if (idDigits === 8) {
-      if (id >= CAN_ERR_FLAG && id < 2 * CAN_ERR_FLAG) {
-        error = true;
-        id -= CAN_ERR_FLAG;
-      } else if (id > CAN_EFF_MASK) return R_EXT_RANGE;
-      else extended = true;
-    } else return R_ID_DIGITS;
+    const idProblem = this.classifyId(id, idDigits);
+    if (idProblem !== null) return idProblem;
+    const extended = this.idExtended;
+    const error = this.idError;
+    id = this.idBare;
 
     const buf = this.buf;
     let n = 0;
@@ -333,17 +352,11 @@ class LineParser {
     while (p < end && HEX[b[p]] >= 0) id = id * 16 + HEX[b[p++]];
     const idDigits = p - idStart;
     if (idDigits === 0 || (p < end && b[p] !== SP && b[p] !== TAB)) return sawDirection ? R_ID_DIGITS : R_SEPARATOR;
-    let extended = false;
-    let error = false;
-    if (idDigits === 3) {
-      if (id > 0x7ff) return R_STD_RANGE;
-    } else if (idDigits === 8) {
-      if (id >= CAN_ERR_FLAG && id < 2 * CAN_ERR_FLAG) {
-        error = true;
-        id -= CAN_ERR_FLAG;
-      } else if (id > CAN_EFF_MASK) return R_EXT_RANGE;
-      else extended = true;
-    } else return R_ID_DIGITS;
+    const idProblem = this.classifyId(id, idDigits);
+    if (idProblem !== null) return idProblem;
+    const extended = this.idExtended;
+    const error = this.idError;
+    id = this.idBare;
     while (p < end && (b[p] === SP || b[p] === TAB)) p++;
     if (p >= end || b[p] !== 91 /* [ */) return R_SCREEN_LEN;
     p++;
