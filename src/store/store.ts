@@ -177,7 +177,15 @@ export class BatchStore implements UploadQueue {
 
   /** Open LevelDB and rebuild the index from keys only. Closes the db again on failure. */
   private async load(): Promise<void> {
-    const db: Db = new ClassicLevel<string, Uint8Array>(this.dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    // Batches are written once and read once: a block cache buys nothing, and a small write buffer
+    // keeps the agent's memory small (defaults are 8 MiB and 4 MiB).
+    const db: Db = new ClassicLevel<string, Uint8Array>(this.dir, {
+      keyEncoding: 'utf8',
+      valueEncoding: 'view',
+      cacheSize: 512 * 1024,
+      writeBufferSize: 1024 * 1024,
+      maxOpenFiles: 200,
+    });
     try {
       await db.open();
       const counter = decodeSeq(await db.get(SEQ_KEY));
