@@ -25,7 +25,9 @@ let broker: TestBroker;
 const dirs: string[] = [];
 
 beforeAll(async () => {
-  broker = await startBroker();
+  // Persistence: the observer's session (and the messages queued for it) survive the broker
+  // restart in the outage test, so what the daemon publishes before the observer is back is kept.
+  broker = await startBroker({ persistence: true });
 });
 afterAll(async () => {
   await broker?.close();
