@@ -1,11 +1,11 @@
 import { createRequire } from 'node:module';
 
-const require = createRequire(import.meta.url);
+const requireJson = createRequire(import.meta.url);
 
 function readVersion(): string {
   for (const p of ['../package.json', '../../package.json']) {
     try {
-      return (require(p) as { version: string }).version;
+      return (requireJson(p) as { version: string }).version;
     } catch {
       /* try the next layout (src/ vs dist/) */
     }

@@ -19,7 +19,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { EdgewiseError } from '../errors.js';
 import type { CanFrame, SignalType, SignalValue } from '../types.js';
 import { loadDbcFile } from '../dbc/index.js';

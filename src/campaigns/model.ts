@@ -15,7 +15,7 @@
  * going below them yields a warning.
  */
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { EdgewiseError, isEdgewiseError } from '../errors.js';
 import { compileExpression, parseExpression, type ExprNode } from './expression/index.js';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { EdgewiseError } from '../errors.js';
 import { obdSourceSchema } from '../sources/obd-config.js';

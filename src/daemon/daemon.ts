@@ -11,7 +11,6 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { EdgewiseError } from '../errors.js';
@@ -46,7 +45,7 @@ import { PartitionGates, partitionLimits } from './partitions.js';
 import { SdNotifier } from './sdnotify.js';
 import { StatusServer } from './status-server.js';
 import type { MetricsServer } from './metrics.js';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A full, compacting garbage collection (the `gc` V8 exposes on request). */
 function fullGc(): void {
@@ -129,7 +128,6 @@ export class Daemon implements AgentControl {
   private lastUploadError: string | null = null;
   private controlSubscribed = false;
   private lastOta: AgentStatus['lastOta'] = null;
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
   private readonly notifier = new SdNotifier({ onError: (e) => this.log.warn({ err: e }, 'sd_notify failed') });
   private statusServer: StatusServer | undefined;
   private control: ControlPlane | undefined;
@@ -168,7 +166,6 @@ export class Daemon implements AgentControl {
   private async init(): Promise<void> {
     const cfg = this.config;
     this.log.info({ version: VERSION, vehicle: cfg.vehicle.name, configHash: this.configHash }, 'edgewise starting');
-    this.loopDelay.enable();
 
     // Manifest + DBCs
     this.manifest = await loadManifest(cfg.manifest);
@@ -668,13 +665,6 @@ export class Daemon implements AgentControl {
     };
   }
 
-  /** Event-loop delay p99 in ms since the last call (for metrics). */
-  eventLoopLagMs(): number {
-    const v = this.loopDelay.percentile(99) / 1e6;
-    this.loopDelay.reset();
-    return v;
-  }
-
   /** Resolves when every finite source (log replay without loop) has ended. */
   async sourcesFinished(): Promise<void> {
     await Promise.all(this.sources.map((s) => s.finished));
@@ -730,7 +720,6 @@ export class Daemon implements AgentControl {
       const broker = this.localBroker;
       if (broker) await ('close' in broker ? broker.close() : broker.stop()).catch(() => undefined);
       if (this.store) await this.store.close().catch((e) => this.log.error({ err: e }, 'store close failed'));
-      this.loopDelay.disable();
       await this.notifier.stop().catch(() => undefined);
       this.log.info({ reason }, 'edgewise stopped');
     })();

@@ -16,6 +16,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
+import { ownedFileChunks } from './gunzip.js';
 import type { CanFrame } from '../types.js';
 import { EdgewiseError } from '../errors.js';
 
@@ -484,6 +485,7 @@ interface Buffering {
   inflateAhead: number;
 }
 const FAST: Buffering = { read: CHUNK, inflateChunk: 256 * 1024, inflateAhead: GUNZIP_AHEAD };
+/** Streams (stdin) in low-memory mode; files use `ownedFileChunks` (no buffer per chunk). */
 const LEAN: Buffering = { read: 64 * 1024, inflateChunk: 64 * 1024, inflateAhead: 128 * 1024 };
 
 function openInput(input: CandumpInput, buf: Buffering): { stream: NodeJS.ReadableStream; name: string } {
@@ -504,6 +506,15 @@ function ioError(name: string, e: unknown): EdgewiseError {
  * overlaps with parsing. A corrupt/truncated gzip ends the stream with `onInputError`.
  */
 async function* inputBytes(input: CandumpInput, onInputError: (msg: string) => void, buf: Buffering = FAST): AsyncGenerator<Buffer> {
+  if (buf === LEAN && typeof input === 'string' && input !== '-') {
+    // Paced replay: read and inflate into two reused buffers (see gunzip.ts).
+    try {
+      yield* ownedFileChunks(input, { chunkBytes: YIELD_BYTES, onInputError });
+    } catch (e) {
+      throw e instanceof EdgewiseError ? e : ioError(input, e);
+    }
+    return;
+  }
   const { stream, name } = openInput(input, buf);
   const owned = typeof input === 'string' && input !== '-';
   try {
@@ -748,6 +759,11 @@ export class PackedFrames {
     this.data.set(len === f.data.length ? f.data : f.data.subarray(0, len), i * 64);
   }
 
+  /** Time of frame `i` (ms). */
+  timeAt(i: number): number {
+    return this.times[i];
+  }
+
   /** Fill `frame` with frame `i`; `frame.data` is a shared view, valid until the next read. */
   read(i: number, frame: CanFrame): CanFrame {
     const fl = this.flags[i];
@@ -761,7 +777,10 @@ export class PackedFrames {
     frame.esi = (fl & 8) !== 0;
     frame.remote = (fl & 16) !== 0;
     frame.error = (fl & 32) !== 0;
-    this.scratch.set(this.data.subarray(i * 64, i * 64 + len));
+    // A byte loop, not scratch.set(data.subarray(...)): no view object per frame.
+    const data = this.data;
+    const scratch = this.scratch;
+    for (let k = 0, b = i * 64; k < len; k++) scratch[k] = data[b + k];
     frame.data = this.views[len];
     return frame;
   }

@@ -3,9 +3,8 @@
  * possible), optional looping, optional interface renaming, and timestamps rebased to "now" so
  * campaign start/expiry times keep their meaning. The daemon reads it like any bus.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { CanFrame, FrameHandler } from '../types.js';
-import { candumpPacked, newCanFrame, type CandumpStats } from './candump.js';
+import type { FrameHandler } from '../types.js';
+import { candumpPacked, newCanFrame, type CandumpStats, type PackedFrames } from './candump.js';
 import type { FrameSource, SourceStatus } from './source.js';
 
 export interface LogSourceOptions {
@@ -23,8 +22,12 @@ export interface LogSourceOptions {
   onBadLine?: (line: number, text: string, reason: string) => void;
 }
 
-/** Frames due within this many ms are delivered together instead of sleeping for each. */
-const PACING_SLACK_MS = 4;
+/**
+ * Frames due within this many ms are delivered together instead of sleeping for each: one timer
+ * per ~10 ms of log time rather than one per frame (frames carry their own log timestamps, so an
+ * early delivery changes nothing downstream).
+ */
+const PACING_SLACK_MS = 10;
 
 export class LogSource implements FrameSource {
   readonly name: string;
@@ -38,6 +41,17 @@ export class LogSource implements FrameSource {
   private running: Promise<void> | undefined;
   /** The one frame object handed to the consumer (reused: copy what you keep). */
   private readonly frame = newCanFrame();
+  /** Pacing state, in number fields so the per-frame loop stores doubles without boxing them. */
+  private readonly pace = { wallStart: 0, logStart: NaN, base: 0, offset: 0, lastOut: -Infinity, passFirst: NaN, waitMs: 0, rebase: true };
+  /** The pending pacing wait: stop() ends it at once. */
+  private waitTimer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private readonly onWake = (): void => {
+    this.waitTimer = undefined;
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  };
 
   constructor(opts: LogSourceOptions) {
     this.opts = { map: {}, speed: 1, loop: false, rebaseTime: true, now: Date.now, ...opts };
@@ -68,6 +82,8 @@ export class LogSource implements FrameSource {
 
   async stop(): Promise<void> {
     this.abort.abort();
+    if (this.waitTimer !== undefined) clearTimeout(this.waitTimer);
+    this.onWake();
     this.state = 'stopped';
     await this.running;
   }
@@ -84,18 +100,18 @@ export class LogSource implements FrameSource {
   }
 
   private async run(onFrame: FrameHandler): Promise<void> {
-    const { speed, loop, rebaseTime, now, map } = this.opts;
+    const { speed, loop, rebaseTime, now } = this.opts;
     const signal = this.abort.signal;
-    const wallStart = now();
-    let logStart: number | undefined;
-    // Output time of the first frame: elapsed log time is measured from here.
-    let base = 0;
-    // Time offset added to every frame: rebasing plus the accumulated length of earlier passes.
-    let offset = 0;
-    let lastOut = -Infinity;
+    const p = this.pace;
+    p.wallStart = now();
+    p.logStart = NaN;
+    p.base = 0;
+    p.offset = 0;
+    p.lastOut = -Infinity;
+    p.rebase = rebaseTime;
     do {
       const stats: CandumpStats = { lines: 0, frames: 0, badLines: 0, firstBadLines: [], aborted: false };
-      let passFirst: number | undefined;
+      p.passFirst = NaN;
       for await (const chunk of candumpPacked(this.opts.path, {
         signal,
         stats,
@@ -105,42 +121,68 @@ export class LogSource implements FrameSource {
           this.opts.onBadLine?.(line, text, reason);
         },
       })) {
-        for (let i = 0; i < chunk.n; i++) {
+        for (let i = 0; i < chunk.n; ) {
           if (signal.aborted) return;
-          const frame = chunk.read(i, this.frame);
-          if (logStart === undefined) {
-            logStart = frame.timeMs;
-            offset = rebaseTime ? wallStart - logStart : 0;
-            base = logStart + offset;
+          i = this.pump(chunk, i, onFrame);
+          if (i < chunk.n) {
+            await this.sleep(p.waitMs);
+            if (signal.aborted) return;
           }
-          if (passFirst === undefined) {
-            passFirst = frame.timeMs;
-            if (this.passes > 0) offset = lastOut - passFirst + 1; // continue 1 ms after the previous pass
-          }
-          const t = frame.timeMs + offset;
-          if (speed !== 'max') {
-            const due = wallStart + (t - base) / speed;
-            const wait = due - now();
-            if (wait > PACING_SLACK_MS) {
-              await sleep(wait, undefined, { signal }).catch(() => undefined);
-              if (signal.aborted) return;
-            }
-          }
-          lastOut = t;
-          this.deliver(frame, t, map, onFrame);
         }
         if (speed === 'max') await new Promise((r) => setImmediate(r)); // let timers and I/O run between chunks
       }
       this.passes++;
-      if (passFirst === undefined) break; // empty log: do not spin
+      if (Number.isNaN(p.passFirst)) break; // empty log: do not spin
     } while (loop && !signal.aborted);
   }
 
-  private deliver(frame: CanFrame, t: number, map: Record<string, string> | undefined, onFrame: FrameHandler): void {
-    frame.timeMs = t;
-    const renamed = map?.[frame.iface];
-    if (renamed !== undefined) frame.iface = renamed;
-    this.frames++;
-    onFrame(frame);
+  /**
+   * Delivers the frames of `chunk` from `i` on that are due (or due within the slack) and returns
+   * the index of the first one that is not, with the time to wait for it in `pace.waitMs`.
+   * Synchronous, and its state lives in `pace` (double fields): the async loop above only wakes up
+   * per wait, so nothing is allocated per frame.
+   */
+  private pump(chunk: PackedFrames, i: number, onFrame: FrameHandler): number {
+    const { speed, now, map } = this.opts;
+    const p = this.pace;
+    const frame = this.frame;
+    for (; i < chunk.n; i++) {
+      const logTime = chunk.timeAt(i);
+      if (Number.isNaN(p.logStart)) {
+        p.logStart = logTime;
+        p.offset = p.rebase ? p.wallStart - logTime : 0;
+        p.base = logTime + p.offset;
+      }
+      if (Number.isNaN(p.passFirst)) {
+        p.passFirst = logTime;
+        if (this.passes > 0) p.offset = p.lastOut - logTime + 1; // continue 1 ms after the previous pass
+      }
+      const t = logTime + p.offset;
+      if (speed !== 'max') {
+        const wait = p.wallStart + (t - p.base) / speed - now();
+        if (wait > PACING_SLACK_MS) {
+          p.waitMs = wait;
+          return i;
+        }
+      }
+      p.lastOut = t;
+      chunk.read(i, frame);
+      frame.timeMs = t;
+      if (map !== undefined) {
+        const renamed = map[frame.iface];
+        if (renamed !== undefined) frame.iface = renamed;
+      }
+      this.frames++;
+      onFrame(frame);
+    }
+    return i;
+  }
+
+  /** A plain timer (no AbortSignal listener or promise chain per wait: this runs ~100×/s). */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.wake = resolve;
+      this.waitTimer = setTimeout(this.onWake, ms);
+    });
   }
 }

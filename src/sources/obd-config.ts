@@ -11,7 +11,7 @@
  *     dtcs: { enabled: true, intervalMs: 10000, services: [stored, pending] }
  * ```
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const pidKey = z.string().regex(/^(0x)?[0-9A-Fa-f]{1,2}$/, 'must be a service 01 PID in hex, like "0C"');
 

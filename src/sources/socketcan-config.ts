@@ -1,5 +1,5 @@
 /** The daemon config entry of a SocketCAN source (part of `sources:` in the config file). */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const ifaceName = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a network interface name such as can0');
 

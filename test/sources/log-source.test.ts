@@ -57,4 +57,16 @@ describe('log replay source', () => {
     // 400 ms of log at 4x: the second frame is not delivered before ~100 ms have passed.
     expect(seen[1] - seen[0]).toBeGreaterThanOrEqual(90);
   });
+
+  it('stop() ends a pacing wait at once', async () => {
+    // The second frame is due an hour later; stop() must not wait for it.
+    const src = new LogSource({ path: writeLog(['(0.000000) can0 001#', '(3600.000000) can0 002#']), speed: 1, rebaseTime: false });
+    const seen: number[] = [];
+    await src.start((f) => seen.push(f.id));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual([1]);
+    await src.stop();
+    await src.finished;
+    expect(src.status()).toMatchObject({ state: 'stopped', frames: 1 });
+  });
 });

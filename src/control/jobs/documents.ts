@@ -2,7 +2,7 @@
  * IoT Jobs documents edgewise understands (validated with zod; anything else is REJECTED with the
  * reason). See README "Remote control: shadow, jobs and OTA" for examples.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { isVersion } from '../semver.js';
 
 const httpsUrl = z

@@ -17,7 +17,7 @@
  */
 import path from 'node:path';
 import { iotjobs } from 'aws-iot-device-sdk-v2';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isEdgewiseError } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import type { AgentControl, CampaignChange } from '../agent.js';

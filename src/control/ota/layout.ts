@@ -10,7 +10,7 @@
  */
 import { readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { EdgewiseError } from '../../errors.js';
 import { fsyncDir } from '../files.js';
 import { isVersion } from '../semver.js';

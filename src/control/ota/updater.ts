@@ -20,7 +20,7 @@
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isEdgewiseError } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import type { AgentControl } from '../agent.js';

@@ -2,7 +2,7 @@
  * Shadow document shapes: the `desired.settings` patch (validated with zod) and the compact
  * `reported` document built from `AgentStatus`, plus JSON merge-patch helpers.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AgentStatus, DeepPartial, RuntimeSettings } from '../agent.js';
 
 /** desired.settings: any subset of RuntimeSettings; unknown keys are errors (typos must not be silently ignored). */

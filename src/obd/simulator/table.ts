@@ -3,7 +3,7 @@
  * simulator and the ISO-TP ECU simulator alike, so tests and the bench demo speak about the
  * same car.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { EdgewiseError } from '../../errors.js';
 import { encodePid, pidDef } from '../pids.js';
 
