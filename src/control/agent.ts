@@ -15,6 +15,8 @@ export interface AgentStatus {
     pid: number;
     vehicle: string;
   };
+  /** Process memory (bytes) and the periodic full GCs run so far (`memory.gcIntervalSeconds`). */
+  memory: { rssBytes: number; heapUsedBytes: number; externalBytes: number; periodicGcs: number };
   campaigns: { name: string; version: number; state: 'waiting' | 'active' | 'expired' | 'disabled'; triggers: number; batches: number }[];
   sources: {
     name: string;

@@ -143,6 +143,17 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  memory: z
+    .strictObject({
+      /**
+       * Seconds between full garbage collections; 0 turns them off. Default 60. V8 lets a few MB
+       * of dead objects pile up in its old generation before it collects on its own; collecting
+       * on a timer (like the JVM's G1PeriodicGCInterval) keeps the RSS of a long-running agent
+       * at its live heap. One collection of the ~20 MB heap takes ~10 ms.
+       */
+      gcIntervalSeconds: z.number().int().min(0).max(86_400).default(60),
+    })
+    .prefault({}),
   /** Prometheus metrics on a local port; off by default. */
   metrics: metricsConfigSchema,
   /** Status socket for `edgewise status` (a unix socket path). Default `var/edgewise.sock`. */

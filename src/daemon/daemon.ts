@@ -123,6 +123,8 @@ export class Daemon implements AgentControl {
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
+  /** Full GCs run by the `memory.gcIntervalSeconds` timer. */
+  private periodicGcs = 0;
   private reconnects = 0;
   private lastConnect: string | null = null;
   private lastUploadError: string | null = null;
@@ -267,6 +269,15 @@ export class Daemon implements AgentControl {
     // Loading the manifest, DBCs and campaigns leaves a lot of transient garbage: collect it once
     // so the heap (and RSS) the agent runs with for years starts small.
     fullGc();
+    const gcEvery = cfg.memory.gcIntervalSeconds;
+    if (gcEvery > 0) {
+      this.timers.push(
+        setInterval(() => {
+          fullGc();
+          this.periodicGcs++;
+        }, gcEvery * 1000).unref(),
+      );
+    }
     await this.notifier.notifyReady(`${this.sources.length} source(s), ${this.campaignSet.all().length} campaign(s)`);
     this.notifier.startWatchdog();
     this.log.info({ sources: this.sources.map((s) => s.name) }, 'edgewise ready');
@@ -614,6 +625,11 @@ export class Daemon implements AgentControl {
     return this.connection;
   }
 
+  private memoryStatus(): AgentStatus['memory'] {
+    const m = process.memoryUsage();
+    return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, externalBytes: m.external, periodicGcs: this.periodicGcs };
+  }
+
   status(): AgentStatus {
     const st = this.store.stats();
     const up = this.uploader?.stats();
@@ -627,6 +643,7 @@ export class Daemon implements AgentControl {
         pid: process.pid,
         vehicle: this.config.vehicle.name,
       },
+      memory: this.memoryStatus(),
       campaigns: engineCampaigns.map((c) => ({
         name: c.name,
         version: c.version,

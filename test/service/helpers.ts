@@ -14,6 +14,7 @@ export function sampleStatus(): AgentStatus {
       pid: 4242,
       vehicle: 'van-0042',
     },
+    memory: { rssBytes: 81_500_000, heapUsedBytes: 18_200_000, externalBytes: 3_500_000, periodicGcs: 191 },
     campaigns: [
       { name: 'harsh-braking', version: 3, state: 'active', triggers: 17, batches: 15 },
       { name: 'battery-health', version: 1, state: 'waiting', triggers: 0, batches: 0 },

@@ -59,6 +59,7 @@ describe('status socket', () => {
     expect(out).toMatch(/can0\s+socketcan\s+open\s+1,234 frames\/s\s+5,432,100 frames\s+2 errors\s+7 dropped/);
     expect(out).toMatch(/can1\s+socketcan\s+down\s+0 frames\/s/);
     expect(out).toContain('54,321 unknown id (1.0%)');
+    expect(out).toContain('memory     RSS 77.7 MiB  heap 17.4 MiB  external 3.3 MiB');
     expect(out).toContain('64.0 MiB / 256 MiB (25.0% full)');
     expect(out).toContain('oldest 5m 3s');
     expect(out).toContain('CONNECTING  a1b2c3-ats.iot.eu-west-1.amazonaws.com');

@@ -69,6 +69,10 @@ export function formatStatus(s: AgentStatus): string {
   const d = s.decode;
   const unknownPct = d.frames > 0 ? ` (${((d.unknown / d.frames) * 100).toFixed(1)}%)` : '';
   out.push(`decode     ${num(d.frames)} frames  ${num(d.unknown)} unknown id${unknownPct}  ${num(d.errors)} errors`);
+  if (s.memory) {
+    const mb = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
+    out.push(`memory     RSS ${mb(s.memory.rssBytes)}  heap ${mb(s.memory.heapUsedBytes)}  external ${mb(s.memory.externalBytes)}`);
+  }
 
   const st = s.store;
   const fill = st.maxBytes > 0 ? ((st.bytes / st.maxBytes) * 100).toFixed(1) : '0.0';

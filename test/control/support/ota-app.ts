@@ -83,6 +83,7 @@ let plane: ControlPlane;
 const agent: AgentControl = {
   status: (): AgentStatus => ({
     agent: { version, configHash: '0', startedAt: new Date().toISOString(), uptimeSeconds: 0, pid: process.pid, vehicle: cfg.thing },
+    memory: { rssBytes: 0, heapUsedBytes: 0, externalBytes: 0, periodicGcs: 0 },
     campaigns: [],
     sources: [],
     decode: { frames: 0, unknown: 0, errors: 0 },

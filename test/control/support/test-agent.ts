@@ -51,6 +51,7 @@ export class TestAgent implements AgentControl {
   status(): AgentStatus {
     return {
       agent: { version: this.version, configHash: 'abcdef0123456789', startedAt: '2026-01-01T00:00:00.000Z', uptimeSeconds: 1, pid: process.pid, vehicle: 'car-1' },
+      memory: { rssBytes: 0, heapUsedBytes: 0, externalBytes: 0, periodicGcs: 0 },
       campaigns: this.campaigns().map((name) => ({
         name,
         version: 1,
