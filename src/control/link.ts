@@ -3,7 +3,7 @@
  * (the uploader's `MqttConnection` owns connecting; we only listen).
  */
 import { EventEmitter } from 'node:events';
-import type { mqtt5 } from 'aws-iot-device-sdk-v2';
+import type { mqtt5 } from 'aws-crt';
 
 export class ConnectionWatch extends EventEmitter<{ connected: []; disconnected: [] }> {
   private up: boolean;

@@ -6,7 +6,7 @@
  *   const cp = new ControlPlane({ thing, connection, agent, stateDir, ota: { root, trustedKeysDir }, logger });
  *   cp.start();  ...  await cp.stop();
  */
-import type { mqtt5 } from 'aws-iot-device-sdk-v2';
+import type { mqtt5 } from 'aws-crt';
 import { EdgewiseError } from '../errors.js';
 import type { AgentControl } from './agent.js';
 import type { HttpsOptions } from './download.js';

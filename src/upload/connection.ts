@@ -18,7 +18,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { iot, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
+// aws-crt directly (the SDK's index also loads Greengrass IPC, identity and eventstream modules:
+// ~1 MB of heap the agent never uses).
+import { iot, mqtt, mqtt5 } from 'aws-crt';
 import { EdgewiseError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_STATUS_TOPIC, topicMatches, topicProblem } from './topic.js';

@@ -16,7 +16,8 @@
  * - Terminal updates are retried (throttling, timeouts, disconnects) until accepted or the job is gone.
  */
 import path from 'node:path';
-import { iotjobs } from 'aws-iot-device-sdk-v2';
+// The SDK's Jobs module alone (its index loads every service client; see upload/connection.ts).
+import * as iotjobs from 'aws-iot-device-sdk-v2/dist/iotjobs/iotjobs.js';
 import * as z from 'zod';
 import { isEdgewiseError } from '../../errors.js';
 import { VERSION } from '../../version.js';

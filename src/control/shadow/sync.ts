@@ -11,7 +11,8 @@
  *           then the applied values are reported (which clears the delta) and settingsError = null.
  *           Documents with version <= the last one processed are ignored (out-of-order delivery).
  */
-import { iotshadow } from 'aws-iot-device-sdk-v2';
+// The SDK's Shadow module alone (its index loads every service client; see upload/connection.ts).
+import * as iotshadow from 'aws-iot-device-sdk-v2/dist/iotshadow/iotshadow.js';
 import type { AgentControl, AgentStatus } from '../agent.js';
 import { ConnectionWatch } from '../link.js';
 import { errorMessage, quietLogger, type ControlLogger } from '../log.js';
