@@ -52,7 +52,8 @@ export async function runDaemon(opts: RunOptions): Promise<void> {
   if (opts.demo) {
     process.stdout.write(
       `edgewise demo: replaying ${config.sources.map((s) => (s.type === 'log' ? s.path : s.interface)).join(', ')} ` +
-        `through the campaigns in ${config.campaigns.dir}; batches go to a local broker (state in ${config.store.dir})\n`,
+        `through the campaigns in ${config.campaigns.dir}; batches go to a local broker (state in ${config.store.dir})\n` +
+        `  in another terminal: node dist/cli/main.js status --socket ${config.statusSocket}\n`,
     );
   }
   process.on('unhandledRejection', (e) => logger.error({ err: e }, 'unhandled rejection (ignored)'));
