@@ -41,7 +41,12 @@ export class LogSource implements FrameSource {
   private running: Promise<void> | undefined;
   /** The one frame object handed to the consumer (reused: copy what you keep). */
   private readonly frame = newCanFrame();
-  /** Pacing state, in number fields so the per-frame loop stores doubles without boxing them. */
+  /**
+   * Pacing state, in number fields so the per-frame loop stores doubles without boxing them
+   * (NaN = not seen yet). `base`: output time of the first frame, elapsed log time counts from
+   * here; `offset`: added to every frame time (rebasing plus the length of earlier passes);
+   * `lastOut`: output time of the last frame delivered; `waitMs`: the wait `pump` asks for.
+   */
   private readonly pace = { wallStart: 0, logStart: NaN, base: 0, offset: 0, lastOut: -Infinity, passFirst: NaN, waitMs: 0, rebase: true };
   /** The pending pacing wait: stop() ends it at once. */
   private waitTimer: NodeJS.Timeout | undefined;
