@@ -100,7 +100,17 @@ describe('edgewise run', () => {
       expect(stored).toBeGreaterThanOrEqual(298);
       expect(obs.messages.filter((m) => !m.retain)).toHaveLength(0);
       await broker.start();
-      await obs.waitFor(stored, { timeoutMs: 30_000, pred: (m) => !m.retain });
+      try {
+        await obs.waitFor(stored, { timeoutMs: 30_000, pred: (m) => !m.retain });
+      } catch (e) {
+        // Say which side did not come back: the daemon's connection log and the broker's log.
+        const conn = d.logs
+          .filter((l) => /connect|upload|publish/i.test(String(l.msg)))
+          .slice(-15)
+          .map((l) => JSON.stringify(l))
+          .join('\n');
+        throw new Error(`${(e as Error).message}\ndaemon:\n${conn}\nbroker:\n${broker.log().slice(-3000)}`);
+      }
       expect(seqsOf(obs).size).toBe(stored);
       d.child.kill('SIGTERM');
       expect((await d.exited).code).toBe(0);
