@@ -96,27 +96,49 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<TestBr
       properties: opts.persistence ? { sessionExpiryInterval: 3600 } : undefined,
       connectTimeout: 5000,
     });
-    client.on('error', () => undefined);
+    // The observer's own connection history, reported when a wait times out.
+    const t0 = performance.now();
+    const events: string[] = [];
+    const note = (e: string): void => {
+      events.push(`${((performance.now() - t0) / 1000).toFixed(3)} s ${e}`);
+    };
+    client.on('error', (e) => note(`error ${e.message}`));
+    client.on('close', () => note('closed'));
     const messages: ReceivedMessage[] = [];
     const waiters = new Set<() => void>();
     client.on('message', (t, payload, packet) => {
       messages.push({ topic: t, payload, retain: packet.retain, at: performance.now() });
       for (const w of [...waiters]) w();
     });
-    // resubscribe on every (re)connect: the broker runs without persistence
-    client.on('connect', () => {
-      client.subscribe(topic, { qos: 1 });
+    // Subscribe on every (re)connect (without broker persistence the session is gone after a restart).
+    // Only the first SUBACK resolves subscribe(): mqtt.js answers a repeated subscribe() for a topic it
+    // already has at once, before the broker has it, and a test that stops the broker right after
+    // would then restart it without the subscription.
+    let subscribed!: (err?: Error) => void;
+    const firstSuback = new Promise<void>((resolve, reject) => {
+      subscribed = (err) => (err ? reject(err) : resolve());
     });
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`observer could not subscribe to ${topic}: ${mq.log()}`)), 10_000);
-      client.once('connect', () => {
-        client.subscribe(topic, { qos: 1 }, (err) => {
-          clearTimeout(t);
-          if (err) reject(err);
-          else resolve();
-        });
+    client.on('connect', (ack) => {
+      note(`connected, sessionPresent ${ack.sessionPresent}, ${messages.length} messages so far`);
+      client.subscribe(topic, { qos: 1 }, (err, granted) => {
+        const refused = granted?.find((g) => g.qos >= 0x80);
+        const problem = err ?? (refused ? new Error(`broker refused the subscription to ${topic} (reason ${refused.qos})`) : undefined);
+        note(problem ? `subscribe failed: ${problem.message}` : `subscribed (${granted?.length ?? 0} granted)`);
+        subscribed(problem);
       });
     });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      firstSuback,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`observer could not subscribe to ${topic}: ${events.join('; ')}\n${mq.log()}`)), 10_000);
+      }),
+    ])
+      .catch(async (e: unknown) => {
+        await client.endAsync(true).catch(() => undefined);
+        throw e;
+      })
+      .finally(() => clearTimeout(timer));
     const collector: Collector = {
       messages,
       waitFor(count, o = {}) {
@@ -125,7 +147,7 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<TestBr
         return new Promise((resolve, reject) => {
           const timer = setTimeout(() => {
             waiters.delete(check);
-            reject(new Error(`timed out waiting for ${count} messages on ${topic}; got ${matching().length}`));
+            reject(new Error(`timed out waiting for ${count} messages on ${topic}; got ${matching().length}\nobserver:\n${events.join('\n')}`));
           }, o.timeoutMs ?? 20_000);
           const check = (): void => {
             if (matching().length < count) return;
