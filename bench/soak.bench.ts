@@ -40,9 +40,19 @@ function proc(pid: number): { rssMB: number; cpuSec: number } {
 }
 
 /**
+ * The environment systemd gives the service: not this shell's, only PATH, LANG and the unit's
+ * Environment= lines (systemd.exec(5)). A developer shell carries variables a vehicle does not have;
+ * NODE_EXTRA_CA_CERTS alone makes Node parse a CA bundle at start-up (~1.8 MB RSS).
+ */
+function serviceEnvironment(unitEnv: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { PATH: `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:${path.dirname(process.execPath)}` };
+  if (process.env.LANG) env.LANG = process.env.LANG;
+  return { ...env, ...unitEnv };
+}
+
+/**
  * The node flags and environment of systemd/edgewise.service, so the soak measures the daemon as
- * it is deployed: the flags between `node` and the script in ExecStart=, NODE_OPTIONS and
- * MALLOC_ARENA_MAX from Environment=.
+ * it is deployed: the flags between `node` and the script in ExecStart=, and every Environment=.
  */
 function unitSettings(): { flags: string[]; env: Record<string, string> } {
   const unit = readFileSync(path.join(ROOT, 'systemd/edgewise.service'), 'utf8');
@@ -53,7 +63,7 @@ function unitSettings(): { flags: string[]; env: Record<string, string> } {
     const kv = m[1] ?? m[2];
     const eq = kv.indexOf('=');
     const key = kv.slice(0, eq);
-    if (key === 'NODE_OPTIONS' || key === 'MALLOC_ARENA_MAX') env[key] = kv.slice(eq + 1).replace(/^"|"$/g, '');
+    if (eq > 0) env[key] = kv.slice(eq + 1).replace(/^"|"$/g, '');
   }
   return { flags, env };
 }
@@ -149,7 +159,7 @@ async function run(label: string, seconds: number, replay: boolean, dir: string,
   const unit = unitSettings();
   const child = spawn(process.execPath, [...unit.flags, BIN, 'run', '--config', cfg], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, ...unit.env },
+    env: serviceEnvironment(unit.env),
   });
   await new Promise((r) => setTimeout(r, 5000));
   const samples: { t: number; rssMB: number; cpuSec: number; anonMB: number; fileMB: number }[] = [];

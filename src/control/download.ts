@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { statfsSync } from 'node:fs';
 import { open, stat, truncate } from 'node:fs/promises';
-import https from 'node:https';
 import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { EdgewiseError } from '../errors.js';
@@ -40,7 +39,14 @@ export function redactUrl(url: string): string {
   }
 }
 
-function request(url: string, headers: Record<string, string>, opts: HttpsOptions, redirects = 3): Promise<IncomingMessage> {
+/**
+ * node:https is loaded on the first download, not with the daemon: it brings Node's HTTP and TLS
+ * stacks (~0.8 MB RSS, bench/soak) that a vehicle only needs while an OTA job downloads.
+ */
+let httpsModule: typeof import('node:https') | undefined;
+
+async function request(url: string, headers: Record<string, string>, opts: HttpsOptions, redirects = 3): Promise<IncomingMessage> {
+  const https = (httpsModule ??= (await import('node:https')).default);
   return new Promise((resolve, reject) => {
     let u: URL;
     try {
