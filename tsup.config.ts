@@ -8,7 +8,7 @@ import { defineConfig } from 'tsup';
  * (bench/soak.bench.ts). Native addons and packages with worker files or dynamic requires
  * (aws-crt, classic-level, serialport, pino, protobufjs, ...) stay in node_modules.
  */
-const BUNDLED = /^(zod|yaml|commander|snappyjs|pako)(\/|$)/;
+const BUNDLED = /^(zod|yaml|js-yaml|commander|snappyjs|pako)(\/|$)/;
 
 export default defineConfig({
   entry: { index: 'src/index.ts', 'cli/main': 'src/cli/main.ts' },
@@ -22,7 +22,7 @@ export default defineConfig({
   shims: false,
   noExternal: [BUNDLED],
   // Every other package stays external (including ones used directly but not listed, by accident).
-  external: [/^(?!(?:zod|yaml|commander|snappyjs|pako)(?:\/|$))[^./]/],
+  external: [/^(?!(?:zod|yaml|js-yaml|commander|snappyjs|pako)(?:\/|$))[^./]/],
   minifyWhitespace: true,
   minifySyntax: true,
   // Bundled CommonJS (commander, pako) calls require(): give the ESM chunks one.
