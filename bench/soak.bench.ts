@@ -69,6 +69,22 @@ function unitSettings(): { flags: string[]; env: Record<string, string> } {
 }
 
 /** Anonymous (private heap) and file-backed (code of node, aws-crt, libc...) parts of the RSS. */
+/** The kernel's RSS high-water mark (VmHWM): peaks between two samples are in it. */
+function hwmMB(pid: number): number {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? (Number(m[1]) * 1024) / 1e6 : NaN;
+}
+
+/** Restarts VmHWM from the current RSS (proc(5): clear_refs, value 5). */
+function resetHwm(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function rssParts(pid: number): { anonMB: number; fileMB: number } {
   try {
     const r = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
@@ -164,12 +180,20 @@ async function run(label: string, seconds: number, replay: boolean, dir: string,
   await new Promise((r) => setTimeout(r, 5000));
   const samples: { t: number; rssMB: number; cpuSec: number; anonMB: number; fileMB: number }[] = [];
   const t0 = Date.now();
+  let startPeak = NaN;
+  let hwmReset = false;
   for (;;) {
     const t = (Date.now() - t0) / 1000;
     samples.push({ t, ...proc(child.pid!), ...rssParts(child.pid!) });
+    if (t >= WARMUP_SECONDS && Number.isNaN(startPeak)) {
+      // The peak of start-up, then a fresh high-water mark for the rest of the run.
+      startPeak = hwmMB(child.pid!);
+      hwmReset = resetHwm(child.pid!);
+    }
     if (t >= seconds) break;
     await new Promise((r) => setTimeout(r, Math.min(10_000, (seconds - t) * 1000 + 10)));
   }
+  const peakAfter = hwmReset ? hwmMB(child.pid!) : NaN;
   let status = '';
   try {
     status = execFileSync(process.execPath, [BIN, 'status', '--socket', config.statusSocket, '--json'], { encoding: 'utf8' });
@@ -195,7 +219,8 @@ async function run(label: string, seconds: number, replay: boolean, dir: string,
     label,
     seconds: last.t,
     flags: [...unit.flags, ...Object.entries(unit.env).map(([k, v]) => `${k}=${v}`)].join(' '),
-    startPeak: Math.max(...samples.filter((s) => s.t < WARMUP_SECONDS).map((s) => s.rssMB), 0),
+    startPeak,
+    peakAfter,
     rssMax: top.rssMB,
     anonAtMax: top.anonMB,
     fileAtMax: top.fileMB,
@@ -229,17 +254,18 @@ async function main(): Promise<void> {
     console.log('|---:|---:|---:|---:|---:|');
     for (const s of busy.samples) console.log(`| ${s.t.toFixed(0)} | ${s.rssMB.toFixed(1)} | ${s.anonMB.toFixed(1)} | ${s.fileMB.toFixed(1)} | ${s.cpuSec.toFixed(1)} |`);
     console.log(
-      `\n| run | duration s | frames/s | start-up peak MB (< ${WARMUP_SECONDS} s) | RSS max MB (after ${WARMUP_SECONDS} s) | of which anonymous / file-backed | RSS end MB | RSS trend MB/10 min | CPU % of one core |`,
+      `\n| run | duration s | frames/s | start-up peak MB (VmHWM, first ${WARMUP_SECONDS + 5} s) | peak MB after start-up (VmHWM) | RSS max MB (10 s samples) | of which anonymous / file-backed | RSS end MB | RSS trend MB/10 min | CPU % of one core |`,
     );
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of [idle, busy]) {
       console.log(
-        `| ${r.label} | ${r.seconds.toFixed(0)} | ${r.fps.toFixed(0)} | ${r.startPeak.toFixed(1)} | ${r.rssMax.toFixed(1)} | ${r.anonAtMax.toFixed(1)} / ${r.fileAtMax.toFixed(1)} | ${r.rssLast.toFixed(1)} | ${r.slope.toFixed(2)} | ${r.cpu.toFixed(1)} |`,
+        `| ${r.label} | ${r.seconds.toFixed(0)} | ${r.fps.toFixed(0)} | ${r.startPeak.toFixed(1)} | ${r.peakAfter.toFixed(1)} | ${r.rssMax.toFixed(1)} | ${r.anonAtMax.toFixed(1)} / ${r.fileAtMax.toFixed(1)} | ${r.rssLast.toFixed(1)} | ${r.slope.toFixed(2)} | ${r.cpu.toFixed(1)} |`,
       );
     }
     console.log(`\nbusy/idle: RSS ${(busy.rssMax / idle.rssMax).toFixed(2)}×, CPU ${(busy.cpu / Math.max(0.1, idle.cpu)).toFixed(1)}×`);
     console.log(
-      `budget: RSS < 80 MB after start-up -> ${busy.rssMax < 80 ? 'met' : 'NOT met'} (${busy.rssMax.toFixed(1)} MB); trend ${Math.abs(busy.slope) < 2 ? 'flat' : 'NOT flat'} (${busy.slope.toFixed(2)} MB/10 min)`,
+      `budget: RSS < 80 MB after start-up -> ${Math.max(busy.rssMax, busy.peakAfter || 0) < 80 ? 'met' : 'NOT met'} (peak ${(busy.peakAfter || busy.rssMax).toFixed(1)} MB); ` +
+        `trend ${Math.abs(busy.slope) < 2 ? 'flat' : 'NOT flat'} (${busy.slope.toFixed(2)} MB/10 min); start-up peak ${busy.startPeak.toFixed(1)} MB`,
     );
   } finally {
     await mq.stop();
