@@ -53,7 +53,7 @@ describe('systemd/edgewise.service content', () => {
     expect(Number(one('StartLimitBurst'))).toBeGreaterThan(1);
     expect(Number(one('StartLimitIntervalSec'))).toBeGreaterThan(0);
     expect(one('OnFailure')).toBe('edgewise-rollback.service');
-    expect(one('ExecStart')).toBe('/usr/bin/node --optimize-for-size --bytecode-old-age=1 --flush-baseline-code /opt/edgewise/current/dist/cli/main.js run --config /etc/edgewise/config.yaml');
+    expect(one('ExecStart')).toBe('/usr/bin/node --optimize-for-size --bytecode-old-age=1 --flush-baseline-code --max-inlined-bytecode-size-cumulative=300 /opt/edgewise/current/dist/cli/main.js run --config /etc/edgewise/config.yaml');
   });
 
   it('runs unprivileged with the directories and devices the agent needs, and keeps the JIT working', () => {
