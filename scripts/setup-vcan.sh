@@ -89,6 +89,7 @@ command -v ip >/dev/null || die "ip (iproute2) not found"
 # Modules: nothing to do when they are built in or already loaded.
 for m in can can_raw vcan; do
   [ -d "/sys/module/$m" ] && continue
+  command -v modprobe >/dev/null || die "kernel module $m is not loaded and modprobe is not installed (Debian: apt-get install kmod)"
   modprobe "$m" 2>/dev/null || die "cannot load kernel module $m: this kernel has no SocketCAN (run the tests in a guest: scripts/vcan-vm/run.sh)"
 done
 

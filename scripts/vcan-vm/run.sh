@@ -64,20 +64,25 @@ apt_install() { # apt_install PKG... (only the missing ones are passed)
   fi
   echo "vcan-vm: installing $*" >&2
   export DEBIAN_FRONTEND=noninteractive
-  if ! $SUDO apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1; then
-    $SUDO apt-get update -q >/dev/null 2>&1 || true
-    $SUDO apt-get install -y -q --no-install-recommends "$@" >&2 || cannot_boot "apt-get install $* failed"
+  # Two guests starting at once (parallel test files) wait for each other's dpkg lock.
+  local wait=(-o DPkg::Lock::Timeout=300)
+  if ! $SUDO apt-get "${wait[@]}" install -y -q --no-install-recommends "$@" >/dev/null 2>&1; then
+    $SUDO apt-get "${wait[@]}" update -q >/dev/null 2>&1 || true
+    $SUDO apt-get "${wait[@]}" install -y -q --no-install-recommends "$@" >&2 || cannot_boot "apt-get install $* failed"
   fi
 }
 install_backend() {
 need=()
 command -v canplayer >/dev/null 2>&1 || need+=(can-utils)
+# The guest's init loads the CAN modules with insmod and creates the interfaces with ip.
+command -v insmod >/dev/null 2>&1 || need+=(kmod)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 { [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx poweroff; } || need+=(busybox-static)
 if [ "$BACKEND" = uml ]; then
   command -v linux.uml >/dev/null 2>&1 || need+=(user-mode-linux)
 else
   command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
-  for t in cpio:cpio depmod:kmod xz:xz-utils; do command -v "${t%%:*}" >/dev/null 2>&1 || need+=("${t#*:}"); done
+  for t in cpio:cpio xz:xz-utils; do command -v "${t%%:*}" >/dev/null 2>&1 || need+=("${t#*:}"); done
 fi
 apt_install "${need[@]}"
 }
@@ -182,7 +187,9 @@ cat >"$RUN/init" <<'INIT'
 #!/bin/sh
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
 echo VCANVM_INIT
-if [ ! -r /proc/self/stat ]; then # uml: we are PID 1 on the read-only host root
+# uml: we are PID 1 on the read-only host root. Told by a kernel parameter, not by probing /proc:
+# through hostfs the guest can read the host's /proc files before its own /proc is mounted.
+if [ "$vmbackend" = uml ]; then
   mount -t proc proc /proc
   mount -t sysfs sys /sys
   mkdir -p /dev/pts /dev/shm 2>/dev/null
@@ -199,8 +206,10 @@ fi
 ip link set lo up
 cd "$vmwork"
 rc=0
-bash "$vmrepo/scripts/setup-vcan.sh" --no-persist "$vmifaces" >/tmp/setup-vcan.log 2>&1 || { cat /tmp/setup-vcan.log; rc=126; }
+setup="$(bash "$vmrepo/scripts/setup-vcan.sh" --no-persist "$vmifaces" 2>&1)" || rc=126
 echo VCANVM_START
+# A failed interface setup is reported in the command's output, not only on the console.
+[ $rc = 0 ] || printf 'vcan-vm: setting up %s in the guest failed:\n%s\n' "$vmifaces" "$setup"
 if [ $rc = 0 ]; then
   sh "$vmrun/cmd.sh" </dev/null
   rc=$?
@@ -219,13 +228,13 @@ boot() {
     # Guest RAM is a file in TMPDIR; it must allow exec (not noexec).
     if [ -w /dev/shm ]; then export TMPDIR=/dev/shm; else export TMPDIR="$RUN"; fi
     timeout -k 5 "$TIMEOUT" linux.uml mem="${MEM}M" root=/dev/root rootfstype=hostfs rootflags=/ ro \
-      init="$RUN/init" vmrun="$RUN" vmwork="$WORK" vmrepo="$REPO" vmifaces="$IFLIST" con0=fd:0,fd:1 con=null quiet </dev/null 2>&1
+      init="$RUN/init" vmbackend=uml vmrun="$RUN" vmwork="$WORK" vmrepo="$REPO" vmifaces="$IFLIST" con0=fd:0,fd:1 con=null quiet </dev/null 2>&1
   else
     local smp=2
     [ "$(nproc)" -ge 2 ] || smp=1
     timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$MEM" -smp "$smp" -nographic -monitor none \
       -no-reboot -nodefaults -serial stdio -kernel "$KERNEL" -initrd "$INITRD" \
-      -append "console=ttyS0 quiet loglevel=3 panic=-1 8250.nr_uarts=1 vmrun=$RUN vmwork=$WORK vmrepo=$REPO vmifaces=$IFLIST" \
+      -append "console=ttyS0 quiet loglevel=3 panic=-1 8250.nr_uarts=1 vmbackend=tcg vmrun=$RUN vmwork=$WORK vmrepo=$REPO vmifaces=$IFLIST" \
       -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
       -virtfs "local,path=$RUN,mount_tag=run,security_model=none,multidevs=remap" \
       -virtfs "local,path=$WORK,mount_tag=work,security_model=none,multidevs=remap" </dev/null 2>&1

@@ -19,6 +19,14 @@ const TOKEN_PREVIEW = /[^\s]{1,40}/y;
  * `string()`, `expect(':')`); whitespace and `//` line comments between tokens are skipped.
  * Every failure is a DBC_SYNTAX EdgewiseError naming line, column, what was expected and found.
  */
+/** A saved lexer position (see `Lexer.mark`). */
+export interface LexerMark {
+  readonly pos: number;
+  readonly line: number;
+  readonly lineStart: number;
+  readonly lastTokenLine: number;
+}
+
 export class Lexer {
   pos = 0;
   private line = 1;
@@ -49,6 +57,19 @@ export class Lexer {
     }
     this.pos = p;
     return p < s.length;
+  }
+
+  /** The lexer's whole position (offset, line, line start), for backtracking with `reset`. */
+  mark(): LexerMark {
+    return { pos: this.pos, line: this.line, lineStart: this.lineStart, lastTokenLine: this.lastTokenLine };
+  }
+
+  /** Returns to a `mark()`: line and column stay right even when the skipped text had newlines. */
+  reset(m: LexerMark): void {
+    this.pos = m.pos;
+    this.line = m.line;
+    this.lineStart = m.lineStart;
+    this.lastTokenLine = m.lastTokenLine;
   }
 
   atEnd(): boolean {
@@ -138,6 +159,7 @@ export class Lexer {
 
   /** An integer (no fraction); `what` names it in errors. */
   integer(what = 'an integer'): NumberToken {
+    this.skip();
     const save = this.pos;
     const n = this.number(what);
     if (!n.isInteger) {
@@ -149,6 +171,7 @@ export class Lexer {
 
   /** An unsigned integer that fits a JS number exactly. */
   uint(what = 'an unsigned integer'): number {
+    this.skip();
     const save = this.pos;
     const n = this.number(what);
     if (!n.isInteger || n.big !== undefined || n.value < 0 || n.text.startsWith('-')) {
@@ -212,13 +235,13 @@ export class Lexer {
     TOKEN_PREVIEW.lastIndex = this.pos;
     const m = TOKEN_PREVIEW.exec(this.src);
     const t = m ? m[0] : this.src[this.pos];
-    // Show the name or number itself, or the single punctuation character.
+    // Show the name or number itself (the longer match: '1.5' is a number, '12abc' a name), or the
+    // single punctuation character.
     NAME.lastIndex = this.pos;
-    const nm = NAME.exec(this.src);
-    if (nm) return nm[0];
+    const nm = NAME.exec(this.src)?.[0] ?? '';
     NUMBER.lastIndex = this.pos;
-    const nu = NUMBER.exec(this.src);
-    if (nu) return nu[0];
+    const nu = NUMBER.exec(this.src)?.[0] ?? '';
+    if (nm || nu) return nu.length > nm.length ? nu : nm;
     return t[0] === '"' ? t : t[0];
   }
 

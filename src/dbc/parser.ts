@@ -200,11 +200,11 @@ function parseStatements(lx: Lexer, st: State): void {
           const n = lx.peekName();
           if (n === undefined) break;
           const atColumn1 = lx.column() === 1;
-          const save = lx.pos;
+          const save = lx.mark();
           lx.name();
           const rest = /^[ \t\r]*(?:\n|$)/.test(lx.src.slice(lx.pos, lx.pos + 64));
           if (lx.peek() === ':' || (atColumn1 && !rest)) {
-            lx.pos = save;
+            lx.reset(save);
             break;
           }
         }

@@ -29,6 +29,9 @@ function check(text: string): void {
   }
 }
 
+/** FUZZ_RUNS=<factor> multiplies the runs (a longer hunt than CI's, e.g. before a release). */
+const RUNS = Math.max(1, Number(process.env.FUZZ_RUNS ?? 1));
+
 const TOKENS = ['BO_ ', 'SG_ ', ' : ', '|', '@', '0+', '1-', '(', ')', '[', ']', '"', ';', ',', 'M ', 'm1 ', 'm2M ', 'VAL_ ', 'CM_ ',
   'BA_ ', 'SG_MUL_VAL_ ', 'SIG_VALTYPE_ ', '\n', '\r\n', ' ', '-', '1e999', '99999999999999999999', '0x1F', '\\"', '\u20ac', '64', '2147483648'];
 
@@ -76,24 +79,24 @@ function mutate(base: string) {
 
 describe('the DBC parser never fails with anything but a DBC error', () => {
   it('random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => check(decodeCp1252(bytes))), { numRuns: 400 });
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => check(decodeCp1252(bytes))), { numRuns: 400 * RUNS });
   });
 
   it('random token soup', () => {
-    fc.assert(fc.property(fc.array(fc.constantFrom(...TOKENS, 'A', '1', '8', '"x"'), { maxLength: 80 }), (toks) => check(toks.join(''))), { numRuns: 400 });
+    fc.assert(fc.property(fc.array(fc.constantFrom(...TOKENS, 'A', '1', '8', '"x"'), { maxLength: 80 }), (toks) => check(toks.join(''))), { numRuns: 400 * RUNS });
   });
 
   it('mutations of a DBC using every common section', () => {
     check(SEED_TEXT);
     expect(parseDbc(SEED_TEXT).messages[0].signals.length).toBe(5);
-    fc.assert(fc.property(mutate(SEED_TEXT), check), { numRuns: 600 });
+    fc.assert(fc.property(mutate(SEED_TEXT), check), { numRuns: 600 * RUNS });
   });
 
   it.skipIf(!HAVE_SHARED)('mutations of real DBC files', () => {
     const texts = ['multiplex_2.dbc', 'foobar.dbc', 'choices.dbc', 'abs.dbc'].map((f) => decodeCp1252(readFileSync(dbcPath(f))));
     fc.assert(
       fc.property(fc.nat({ max: texts.length - 1 }).chain((i) => mutate(texts[i])), check),
-      { numRuns: 300 },
+      { numRuns: 300 * RUNS },
     );
   });
 });

@@ -181,6 +181,14 @@ describe('DBC syntax errors name file, line, column, expected and found', () => 
     expect(syntaxError('BU_: A\nFOO_ 1;\n').context).toMatchObject({ line: 2, column: 1, expected: 'a DBC keyword', found: 'FOO_' });
     expect(syntaxError('SG_ S : 0|8@1+ (1,0) [0|1] "" X\n').context).toMatchObject({ line: 1, column: 1, expected: "'BO_' before 'SG_'" });
   });
+
+  it('keeps line and column right where the parser looks ahead across a line break', () => {
+    // NS_ reads ahead to see whether 'M_' ends the list (a ':' follows on the next line), then backs up.
+    expect(syntaxError('NS_ :\n\tCBO_ M_\n:\nBU_: A\n').context).toMatchObject({ line: 2, column: 7, expected: 'a DBC keyword', found: 'M_' });
+    // An unsigned integer expected, a fraction found on the next line.
+    expect(syntaxError('SIG_VALTYPE_ 1 S :\n  1.5;\n').context).toMatchObject({ line: 2, column: 3, found: '1.5' });
+    expect(syntaxError('BO_\n-7 M: 8 X\n').context).toMatchObject({ line: 2, column: 1, expected: 'a message id' });
+  });
 });
 
 describe('loadDbcFile reads cp1252 bytes', () => {
