@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { candumpPacked, PackedFrames } from '../../src/sources/candump.js';
-import { GunzipInto, ownedFileChunks } from '../../src/sources/gunzip.js';
+import { GunzipInto, ownedFileChunks, warmInflate } from '../../src/sources/gunzip.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'edgewise-gunzip-'));
 function file(name: string, data: Uint8Array | string): string {
@@ -122,5 +122,14 @@ describe('gunzip into owned buffers', () => {
     expect(lean.ids.length).toBe(20_010);
     expect(lean).toEqual(fast);
     expect(lean.stats.badLines).toBe(1);
+  });
+});
+
+describe('warmInflate', () => {
+  it('inflates its whole corpus (stored, fixed and dynamic blocks, four members) without error', () => {
+    // 100 log lines (dynamic and fixed Huffman), 2,000 bytes stored, then both in one member.
+    const n = warmInflate();
+    expect(n).toBeGreaterThan(2 * 2000 + 3 * 100 * 20);
+    expect(warmInflate()).toBe(n); // deterministic corpus
   });
 });
