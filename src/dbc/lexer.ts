@@ -14,11 +14,6 @@ const NAME = /[A-Za-z0-9_]+/y;
 const NUMBER = /[+-]?(?:0[xX][0-9a-fA-F]+|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)/y;
 const TOKEN_PREVIEW = /[^\s]{1,40}/y;
 
-/**
- * A cursor over DBC text. The parser asks for the token it expects next (`name()`, `number()`,
- * `string()`, `expect(':')`); whitespace and `//` line comments between tokens are skipped.
- * Every failure is a DBC_SYNTAX EdgewiseError naming line, column, what was expected and found.
- */
 /** A saved lexer position (see `Lexer.mark`). */
 export interface LexerMark {
   readonly pos: number;
@@ -27,6 +22,11 @@ export interface LexerMark {
   readonly lastTokenLine: number;
 }
 
+/**
+ * A cursor over DBC text. The parser asks for the token it expects next (`name()`, `number()`,
+ * `string()`, `expect(':')`); whitespace and `//` line comments between tokens are skipped.
+ * Every failure is a DBC_SYNTAX EdgewiseError naming line, column, what was expected and found.
+ */
 export class Lexer {
   pos = 0;
   private line = 1;
