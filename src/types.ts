@@ -98,6 +98,19 @@ export interface CollectedBatch {
 /** Receives completed batches from the engine. */
 export type BatchHandler = (batch: CollectedBatch) => void;
 
+/** Storage limits of one data partition (campaign `dataPartitions[].storageOptions`), enforced by the store. */
+export interface PartitionLimits {
+  /** Cap on the bytes this partition may hold; its oldest batches are evicted beyond it. */
+  maxBytes?: number;
+  /** Batches older than this (by createdMs) are deleted by `expire`. */
+  ttlMs?: number;
+}
+
+/** The key a data partition is known by in the store's limits and the upload gates. */
+export function partitionKey(campaign: string, partitionId: string): string {
+  return `${campaign}/${partitionId}`;
+}
+
 /** A batch as the store keeps it: encoded (and compressed) parts, each ≤ the MQTT payload limit. */
 export interface StoredBatch {
   /** Per-vehicle monotonically increasing sequence number (survives restarts); also in every part's header. */

@@ -13,6 +13,13 @@ import { socketcanSourceSchema } from '../sources/socketcan-config.js';
 
 const MiB = 1024 * 1024;
 
+/** Install root of a device (releases/, current, ota/): `control.ota.root` and `edgewise release --root`. */
+export const DEFAULT_INSTALL_ROOT = '/opt/edgewise';
+/** The installed unit's config file, read by `edgewise status` when no `--config` is given. */
+export const INSTALLED_CONFIG = '/etc/edgewise/config.yaml';
+/** The installed unit's status socket (its RuntimeDirectory; examples/config set `statusSocket` to it). */
+export const INSTALLED_STATUS_SOCKET = '/run/edgewise/status.sock';
+
 /** Prometheus metrics (see metrics.ts). */
 export const metricsConfigSchema = z
   .strictObject({
@@ -132,7 +139,7 @@ export const configSchema = z.strictObject({
           /** Accept `ota` jobs (self-update). Default false: such jobs are REJECTED. */
           enabled: z.boolean().default(false),
           /** Install root with releases/, current and ota/. Default /opt/edgewise. */
-          root: z.string().default('/opt/edgewise'),
+          root: z.string().default(DEFAULT_INSTALL_ROOT),
           /** Trusted release-signing public keys (`<keyId>.pem`). Default /etc/edgewise/ota-keys. */
           trustedKeysDir: z.string().default('/etc/edgewise/ota-keys'),
           /** Boots a new version gets to prove healthy before it is rolled back. Default 3. */

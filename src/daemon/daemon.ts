@@ -11,10 +11,8 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { EdgewiseError } from '../errors.js';
-import type { CanFrame, CollectedBatch, CollectedSignal, SignalValue } from '../types.js';
+import type { CanFrame, CollectedBatch, SignalValue } from '../types.js';
 import { VERSION } from '../version.js';
 import {
   bindManifest,
@@ -27,7 +25,7 @@ import {
   type Manifest,
 } from '../campaigns/index.js';
 import type { DecoderTable } from '../decode/index.js';
-import { encodeBatch } from '../batches/index.js';
+import { encodeBatch, PartitionGates, partitionLimits, splitByPartition } from '../batches/index.js';
 import { BatchStore } from '../store/index.js';
 // Direct module imports (not upload/index): the embedded aedes broker is loaded only when used.
 import { MqttConnection } from '../upload/connection.js';
@@ -37,46 +35,32 @@ import type { LocalBroker } from '../upload/local-broker.js';
 import type { FrameSource, SignalSource } from '../sources/index.js';
 import { createSource } from './sources.js';
 import { ControlPlane } from '../control/plane.js';
+import { SettingsPatchSchema } from '../control/shadow/document.js';
 import type { AgentControl, AgentStatus, CampaignChange, DeepPartial, RuntimeSettings } from '../control/agent.js';
 import { CampaignSet } from './campaign-set.js';
 import type { DaemonConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
-import { PartitionGates, partitionLimits } from './partitions.js';
 import { SdNotifier } from './sdnotify.js';
 import { StatusServer } from './status-server.js';
 import type { MetricsServer } from './metrics.js';
-import * as z from 'zod';
-
-/** A full, compacting garbage collection (the `gc` V8 exposes on request). */
-function fullGc(): void {
-  try {
-    const g = (globalThis as { gc?: () => void }).gc;
-    if (g) return g();
-    v8.setFlagsFromString('--expose-gc');
-    (runInNewContext('gc') as () => void)();
-  } catch {
-    /* an optimisation only */
-  }
-}
 
 export interface DaemonOptions {
   logger?: Logger;
+  /**
+   * A full, compacting garbage collection, run after start-up and every `memory.gcIntervalSeconds`.
+   * `edgewise run` passes one that exposes V8's `gc` (a process-wide flag, so the library never
+   * sets it); without it the daemon uses `globalThis.gc` when the process was started with
+   * `--expose-gc`, and otherwise leaves collection to V8.
+   */
+  gc?: () => void;
+  /**
+   * Called with the exit code after the clean stop an installed OTA update needs (systemd then
+   * starts the new release). `edgewise run` passes `process.exit`; without it the daemon just stops.
+   */
+  exit?: (code: number) => void;
   /** Called for every batch part that reaches the local development broker (demo output). */
   onLocalMessage?: (topic: string, payload: Uint8Array) => void;
 }
-
-const settingsPatchSchema = z.strictObject({
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).optional(),
-  upload: z
-    .strictObject({
-      maxPublishesPerSecond: z.number().positive().max(100).optional(),
-      maxBytesPerSecond: z.number().positive().max(512 * 1024).optional(),
-      enabled: z.boolean().optional(),
-    })
-    .optional(),
-  store: z.strictObject({ maxBytes: z.number().int().min(1024 * 1024).optional() }).optional(),
-  campaigns: z.record(z.string(), z.strictObject({ enabled: z.boolean() })).optional(),
-});
 
 interface SourceCounters {
   frames: number;
@@ -134,12 +118,14 @@ export class Daemon implements AgentControl {
   private statusServer: StatusServer | undefined;
   private control: ControlPlane | undefined;
   private metricsServer: MetricsServer | undefined;
+  private readonly gc: (() => void) | undefined;
   private readonly sink = (signalId: number, timeMs: number, value: SignalValue): void => this.engine.ingest(signalId, timeMs, value);
   private readonly onFrame = (frame: CanFrame): void => this.handleFrame(frame);
 
   private constructor(config: DaemonConfig, private readonly opts: DaemonOptions) {
     this.config = config;
     this.log = opts.logger ?? createLogger(config.log.level);
+    this.gc = opts.gc ?? (globalThis as { gc?: () => void }).gc;
     this.configHash = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
     this.settings = {
       logLevel: config.log.level,
@@ -197,7 +183,7 @@ export class Daemon implements AgentControl {
     // Parsing the manifest, DBCs and campaigns leaves megabytes of garbage that V8 would only
     // collect later: collect it before the store, TLS and the sources add their own memory, so the
     // two do not add up to the start-up peak (bench/soak reports VmHWM).
-    fullGc();
+    this.fullGc();
 
     // Store
     mkdirSync(path.dirname(cfg.store.dir), { recursive: true });
@@ -274,12 +260,12 @@ export class Daemon implements AgentControl {
     // agent runs with for years starts small. Three collections, because code is flushed once it
     // has aged through two (--bytecode-old-age=1); otherwise V8's memory reducer does this ~8 s
     // later (3 MB less RSS in between, bench/soak).
-    for (let i = 0; i < 3; i++) fullGc();
+    for (let i = 0; i < 3; i++) this.fullGc();
     const gcEvery = cfg.memory.gcIntervalSeconds;
-    if (gcEvery > 0) {
+    if (gcEvery > 0 && this.gc) {
       this.timers.push(
         setInterval(() => {
-          fullGc();
+          this.fullGc();
           this.periodicGcs++;
         }, gcEvery * 1000).unref(),
       );
@@ -287,6 +273,15 @@ export class Daemon implements AgentControl {
     await this.notifier.notifyReady(`${this.sources.length} source(s), ${this.campaignSet.all().length} campaign(s)`);
     this.notifier.startWatchdog();
     this.log.info({ sources: this.sources.map((s) => s.name) }, 'edgewise ready');
+  }
+
+  /** A full GC if one is available (see `DaemonOptions.gc`); an optimisation only, never fatal. */
+  private fullGc(): void {
+    try {
+      this.gc?.();
+    } catch {
+      /* an optimisation only */
+    }
   }
 
   private async startUpload(): Promise<void> {
@@ -391,7 +386,7 @@ export class Daemon implements AgentControl {
             maxBootAttempts: c.ota.maxBootAttempts,
             healthDeadlineMs: c.ota.healthDeadlineSeconds * 1000,
             // Restart into the new release through a clean stop (store flushed), then systemd restarts us.
-            exit: (code) => void this.stop('restarting for an update').finally(() => process.exit(code)),
+            exit: (code) => void this.stop('restarting for an update').finally(() => this.opts.exit?.(code)),
             logger: this.log.child({ stage: 'ota' }),
           }
         : false,
@@ -483,23 +478,13 @@ export class Daemon implements AgentControl {
   private onBatch(batch: CollectedBatch): void {
     this.counters(batch.campaign).batches++;
     // One stored record per data partition (each has its own cap, TTL and upload condition).
-    const byPartition = new Map<string, CollectedSignal[]>();
-    for (const s of batch.signals) {
-      const list = byPartition.get(s.partitionId);
-      if (list) list.push(s);
-      else byPartition.set(s.partitionId, [s]);
-    }
-    if (byPartition.size === 0) byPartition.set('default', []);
-    let first = true;
-    for (const [partitionId, signals] of byPartition) {
-      const part: CollectedBatch = { ...batch, signals, dtcs: first ? batch.dtcs : [] };
-      first = false;
+    for (const { partitionId, batch: part, samples } of splitByPartition(batch)) {
       const p = this.store
         .put({ priority: batch.priority, campaign: batch.campaign, partitionId, createdMs: Date.now() }, (seq) =>
           encodeBatch(part, { seq, vehicle: this.config.vehicle.name, maxPayloadBytes: this.config.upload.maxPayloadBytes }),
         )
         .then(
-          (seq) => this.log.debug({ seq, campaign: batch.campaign, partitionId, samples: signals.reduce((n, s) => n + s.values.length, 0) }, 'batch stored'),
+          (seq) => this.log.debug({ seq, campaign: batch.campaign, partitionId, samples }, 'batch stored'),
           (e: unknown) => this.log.error({ err: e, campaign: batch.campaign, partitionId }, 'batch could not be stored'),
         );
       this.pendingPuts.add(p);
@@ -552,7 +537,7 @@ export class Daemon implements AgentControl {
   // ------------------------------------------------------------------ AgentControl
 
   applySettings(patch: DeepPartial<RuntimeSettings>): RuntimeSettings {
-    const r = settingsPatchSchema.safeParse(patch);
+    const r = SettingsPatchSchema.safeParse(patch);
     if (!r.success) {
       const msg = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
       throw new EdgewiseError('CONFIG_INVALID', `settings rejected: ${msg}`, { issues: r.error.issues });
@@ -565,8 +550,12 @@ export class Daemon implements AgentControl {
       logLevel: p.logLevel ?? this.settings.logLevel,
       upload: { ...this.settings.upload, ...p.upload },
       store: { ...this.settings.store, ...p.store },
-      campaigns: { ...this.settings.campaigns, ...p.campaigns },
+      campaigns: { ...this.settings.campaigns },
     };
+    // A campaign entry without `enabled` keeps its current switch (campaigns not listed are enabled).
+    for (const [name, c] of Object.entries(p.campaigns ?? {})) {
+      next.campaigns[name] = { enabled: c.enabled ?? this.settings.campaigns[name]?.enabled ?? true };
+    }
     this.settings = next;
     this.log.level = next.logLevel;
     this.uploader?.setPacing?.(next.upload.maxPublishesPerSecond, next.upload.maxBytesPerSecond);
@@ -616,19 +605,6 @@ export class Daemon implements AgentControl {
       controlSubscribed: this.controlSubscribed,
       dataFlowing: Date.now() - this.lastFrameWall < 5000,
     };
-  }
-
-  /** Set by the control plane once shadow + jobs topics are subscribed. */
-  setControlSubscribed(v: boolean): void {
-    this.controlSubscribed = v;
-  }
-
-  setLastOta(r: AgentStatus['lastOta']): void {
-    this.lastOta = r;
-  }
-
-  get mqtt(): MqttConnection | undefined {
-    return this.connection;
   }
 
   private memoryStatus(): AgentStatus['memory'] {

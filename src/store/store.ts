@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import type { StoredBatch, UploadQueue } from '../types.js';
+import { partitionKey, type PartitionLimits, type StoredBatch, type UploadQueue } from '../types.js';
 import { EdgewiseError } from '../errors.js';
 import { SortedNumbers } from './sorted.js';
 import {
@@ -36,13 +36,6 @@ export interface StoreLogger {
   info: LogFn;
   warn: LogFn;
   error: LogFn;
-}
-
-export interface PartitionLimits {
-  /** Cap on the bytes this partition may hold; its oldest batches are evicted beyond it. */
-  maxBytes?: number;
-  /** Batches older than this (by createdMs) are deleted by `expire`. */
-  ttlMs?: number;
 }
 
 export interface StoreOptions {
@@ -90,10 +83,6 @@ interface Entry extends RecordMeta {
 
 const noop: LogFn = () => {};
 const SILENT: StoreLogger = { info: noop, warn: noop, error: noop };
-
-export function partitionKey(campaign: string, partitionId: string): string {
-  return `${campaign}/${partitionId}`;
-}
 
 type Db = ClassicLevel<string, Uint8Array>;
 

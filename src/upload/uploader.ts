@@ -26,8 +26,8 @@ export interface UploaderOptions {
   maxPublishesPerSecond?: number;
   /** Default 512 KiB/s (AWS IoT Core per-connection limit). 0 or Infinity = unpaced. */
   maxBytesPerSecond?: number;
-  /** Batches in flight at once. Default 16. */
-  maxInFlight?: number;
+  /** Batches in flight at once (config `upload.maxInFlight`; its default lives in daemon/config.ts). */
+  maxInFlight: number;
   /**
    * MQTT messages awaiting PUBACK at once (all batches together). Default 50; AWS IoT Core allows
    * 100 unacknowledged outbound QoS1 messages per client. With a 150 ms cellular round trip,
@@ -130,7 +130,7 @@ export class Uploader {
     this.conn = opts.connection;
     const t = opts.topic ?? DEFAULT_BATCH_TOPIC;
     this.topicOf = typeof t === 'function' ? t : compileTopicTemplate(t, opts.connection.thingName);
-    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 16);
+    this.maxInFlight = Math.max(1, opts.maxInFlight);
     this.maxInFlightPublishes = Math.max(1, opts.maxInFlightPublishes ?? 50);
     this.accept = opts.accept;
     this.retryDelayMs = opts.retryDelayMs ?? 1000;

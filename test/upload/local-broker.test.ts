@@ -22,7 +22,7 @@ describe('embedded dev broker (aedes, mTLS, MQTT 3.1.1)', () => {
       protocol: 'mqtt311',
     });
     const q = new MemoryQueue();
-    const u = new Uploader({ queue: q, connection: conn });
+    const u = new Uploader({ queue: q, connection: conn, maxInFlight: 8 });
     const got: LocalBrokerMessage[] = [];
     const twoBatches = new Promise<void>((resolve) =>
       broker.on('message', (m) => {

@@ -13,8 +13,9 @@ function connection(thing: string, extra: Partial<ConnectionOptions> = {}, b: Te
   return c;
 }
 
-function uploader(opts: ConstructorParameters<typeof Uploader>[0]): Uploader {
-  const u = new Uploader(opts);
+/** The daemon's configured default (`upload.maxInFlight`) unless a test sets its own. */
+function uploader(opts: Omit<ConstructorParameters<typeof Uploader>[0], 'maxInFlight'> & { maxInFlight?: number }): Uploader {
+  const u = new Uploader({ ...opts, maxInFlight: opts.maxInFlight ?? 8 });
   cleanups.unshift(() => u.stop());
   return u;
 }
@@ -234,7 +235,7 @@ describe('Uploader with a real mosquitto', () => {
     const conn = connection('car-stop', { statusTopic: false });
     conn.start();
     await conn.waitConnected();
-    const u = new Uploader({ queue: q, connection: conn, maxPublishesPerSecond: 50 });
+    const u = new Uploader({ queue: q, connection: conn, maxPublishesPerSecond: 50, maxInFlight: 8 });
     u.start();
     await expect.poll(() => u.stats().published).toBeGreaterThan(0);
     await u.stop();

@@ -176,7 +176,7 @@ class Runtime implements EvalContext {
 
   // --- EvalContext (reads the engine's arrays; no allocation) ---
   signalValue(id: number): ExprValue {
-    return this.engine.valueOf(id);
+    return this.engine.latestValue(id);
   }
   isNull(id: number): boolean {
     const seq = this.engine.seqOf(id);
@@ -185,7 +185,7 @@ class Runtime implements EvalContext {
     return i !== undefined && seq <= this.watermarks[i];
   }
   windowValue(id: number, fn: WindowFn): number | undefined {
-    return this.engine.windowOf(id, fn);
+    return this.engine.windowValue(id, fn);
   }
   reportTrigger(name: string): void {
     this.names.push(name);
@@ -454,8 +454,11 @@ export class CampaignEngine {
 
   // ---------------------------------------------------------------- EvalContext backing
 
-  /** @internal */
-  valueOf(id: number): ExprValue {
+  /**
+   * The latest value of a manifest signal (undefined before its first sample). Public: upload
+   * conditions of data partitions (batches/partitions.ts) evaluate against it. No allocation.
+   */
+  latestValue(id: number): ExprValue {
     if (this.seq[id] === 0) return undefined;
     const k = this.kind[id];
     if (k === K_NUM || k === K_INT64) return this.latest[id];
@@ -468,8 +471,11 @@ export class CampaignEngine {
     return this.seq[id];
   }
 
-  /** @internal */
-  windowOf(id: number, fn: WindowFn): number | undefined {
+  /**
+   * A fixed-window statistic of a signal some campaign declared a window for (undefined when no
+   * window is kept or it has not closed yet). Public, for partition upload conditions.
+   */
+  windowValue(id: number, fn: WindowFn): number | undefined {
     const w = this.windowBySignal[id];
     return w === undefined ? undefined : w.get(fn);
   }

@@ -19,7 +19,7 @@ import {
 } from '../../control/index.js';
 import { EdgewiseError } from '../../errors.js';
 
-export const DEFAULT_ROOT = '/opt/edgewise';
+import { DEFAULT_INSTALL_ROOT } from '../../daemon/config.js';
 export const DEFAULT_KEYS = '/etc/edgewise/ota-keys';
 
 export function register(program: Command): void {
@@ -28,7 +28,7 @@ export function register(program: Command): void {
   release
     .command('status')
     .description('show the installed releases, what `current` points at and the OTA update state')
-    .option('--root <dir>', 'install root (releases/, current, ota/)', DEFAULT_ROOT)
+    .option('--root <dir>', 'install root (releases/, current, ota/)', DEFAULT_INSTALL_ROOT)
     .option('--json', 'print JSON')
     .action((opts: { root: string; json?: boolean }) => {
       const releases = listReleases(opts.root);

@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Command } from 'commander';
 import { EdgewiseError } from '../../errors.js';
 import { loadConfig, type DaemonConfig } from '../../daemon/config.js';
@@ -7,6 +9,18 @@ import { createLogger } from '../../daemon/logger.js';
 import { decodeBatch } from '../../batches/index.js';
 import { otaBootCheck } from '../../control/ota/updater.js';
 import { VERSION } from '../../version.js';
+
+/**
+ * A full, compacting garbage collection (the `gc` V8 exposes on request). Exposing it is a
+ * process-wide V8 flag, so it is set here, by the command that owns the process, and never by
+ * the library's Daemon.
+ */
+function fullGc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) return g();
+  v8.setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
 
 interface RunOptions {
   config?: string;
@@ -57,7 +71,13 @@ export async function runDaemon(opts: RunOptions): Promise<void> {
     );
   }
   process.on('unhandledRejection', (e) => logger.error({ err: e }, 'unhandled rejection (ignored)'));
-  const daemon = await Daemon.start(config, { logger, onLocalMessage: opts.demo ? printBatch : undefined });
+  const daemon = await Daemon.start(config, {
+    logger,
+    onLocalMessage: opts.demo ? printBatch : undefined,
+    gc: fullGc,
+    // An installed OTA update: the daemon has stopped cleanly (store flushed); systemd restarts us.
+    exit: (code) => process.exit(code),
+  });
 
   let signals = 0;
   const shutdown = (sig: string): void => {

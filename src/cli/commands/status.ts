@@ -1,14 +1,9 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { AgentStatus } from '../../control/agent.js';
-import { loadConfig } from '../../daemon/config.js';
+import { INSTALLED_CONFIG, INSTALLED_STATUS_SOCKET, loadConfig } from '../../daemon/config.js';
 import { readStatus } from '../../daemon/status-server.js';
 import { EdgewiseError } from '../../errors.js';
-
-/** Where the installed service's config lives (scripts/install.sh). */
-export const DEFAULT_CONFIG = '/etc/edgewise/config.yaml';
-/** The installed service's status socket (systemd RuntimeDirectory=edgewise). */
-export const DEFAULT_SOCKET = '/run/edgewise/status.sock';
 
 function num(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -115,14 +110,14 @@ export function formatStatus(s: AgentStatus): string {
 /** Socket to ask: --socket, else `statusSocket` of --config (or the installed config), else the default. */
 export function resolveSocket(opts: { socket?: string; config?: string }, warn: (msg: string) => void = () => undefined): string {
   if (opts.socket) return opts.socket;
-  const file = opts.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
-  if (!file) return DEFAULT_SOCKET;
+  const file = opts.config ?? (existsSync(INSTALLED_CONFIG) ? INSTALLED_CONFIG : undefined);
+  if (!file) return INSTALLED_STATUS_SOCKET;
   try {
     return loadConfig(file).statusSocket;
   } catch (e) {
     if (opts.config) throw e; // asked for explicitly: its problems are the answer
-    warn(`cannot read ${file} (${(e as Error).message.split('\n')[0]}); trying ${DEFAULT_SOCKET}`);
-    return DEFAULT_SOCKET;
+    warn(`cannot read ${file} (${(e as Error).message.split('\n')[0]}); trying ${INSTALLED_STATUS_SOCKET}`);
+    return INSTALLED_STATUS_SOCKET;
   }
 }
 
@@ -130,8 +125,8 @@ export function register(program: Command): void {
   program
     .command('status')
     .description('Show what the running daemon is doing: sources, decoding, store, upload, campaigns')
-    .option('-s, --socket <path>', `status socket of the daemon (default: statusSocket of the config, else ${DEFAULT_SOCKET})`)
-    .option('-c, --config <file>', `daemon config to take statusSocket from (default: ${DEFAULT_CONFIG} if present)`)
+    .option('-s, --socket <path>', `status socket of the daemon (default: statusSocket of the config, else ${INSTALLED_STATUS_SOCKET})`)
+    .option('-c, --config <file>', `daemon config to take statusSocket from (default: ${INSTALLED_CONFIG} if present)`)
     .option('--json', 'print the raw AgentStatus JSON')
     .option('--timeout <ms>', 'give up after this many milliseconds', '5000')
     .action(async (opts: { socket?: string; config?: string; json?: boolean; timeout: string }) => {

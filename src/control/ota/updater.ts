@@ -73,10 +73,10 @@ export interface OtaOptions {
   trustedKeysDir: string;
   /** The version this process runs (default: the package version). */
   runningVersion?: string;
-  /** Boots of a new version allowed before it proves healthy (default 3); one more rolls back. */
-  maxBootAttempts?: number;
-  /** Time a new version has per boot to become healthy (default 180 s). */
-  healthDeadlineMs?: number;
+  /** Boots of a new version allowed before it proves healthy; one more rolls back (config `control.ota.maxBootAttempts`). */
+  maxBootAttempts: number;
+  /** Time a new version has per boot to become healthy (config `control.ota.healthDeadlineSeconds`). */
+  healthDeadlineMs: number;
   /** Health must hold continuously this long before commit (default 10 s). */
   healthStableMs?: number;
   /** Health polling period (default 1 s). */
@@ -139,8 +139,10 @@ function rollback(root: string, s: OtaState, reason: string): OtaState {
 export interface BootCheckOptions {
   root: string;
   runningVersion: string;
-  maxBootAttempts?: number;
-  healthDeadlineMs?: number;
+  /** Config `control.ota.maxBootAttempts` (its default lives in daemon/config.ts). */
+  maxBootAttempts: number;
+  /** Config `control.ota.healthDeadlineSeconds` × 1000. */
+  healthDeadlineMs: number;
   exit?: (code: number) => void;
   logger?: ControlLogger;
 }
@@ -160,8 +162,8 @@ export function otaBootCheck(o: BootCheckOptions): BootCheckResult {
   const log = o.logger ?? quietLogger;
   const s = readOtaState(o.root);
   if (!s) return { action: 'continue' };
-  const max = o.maxBootAttempts ?? 3;
-  const deadlineMs = o.healthDeadlineMs ?? 180_000;
+  const max = o.maxBootAttempts;
+  const deadlineMs = o.healthDeadlineMs;
   const running = o.runningVersion;
   const cur = currentVersion(o.root);
 
@@ -305,7 +307,7 @@ export class OtaUpdater {
   private async runConfirmation(): Promise<OtaOutcome> {
     let s = readOtaState(this.root);
     if (!s || s.phase !== 'confirming') return { status: 'FAILED', reason: 'no update is being confirmed' };
-    const deadlineMs = this.o.healthDeadlineMs ?? 180_000;
+    const deadlineMs = this.o.healthDeadlineMs;
     if (!s.trialDeadline) {
       s.trialDeadline = new Date(Date.now() + deadlineMs).toISOString();
       writeState(this.root, s);
@@ -368,7 +370,7 @@ export class OtaUpdater {
           return { status: 'FAILED', reason: s.reason ?? 'rolled back' };
         case 'confirming':
           if (this.runningVersion === s.to) {
-            await ctx.progress({ phase: 'confirming', version: s.to, attempt: String(s.bootAttempts) }, stepMinutes(this.o.healthDeadlineMs ?? 180_000) + 1);
+            await ctx.progress({ phase: 'confirming', version: s.to, attempt: String(s.bootAttempts) }, stepMinutes(this.o.healthDeadlineMs) + 1);
             return this.confirm();
           }
           if (currentVersion(this.root) === s.to) return this.restart(`restarting into ${s.to}`);
@@ -496,7 +498,7 @@ export class OtaUpdater {
         s = await this.phase(s, 'confirming', { bootAttempts: 0, trialDeadline: undefined });
         rmSync(file, { force: true });
         await ctx
-          .progress({ phase: 'restarting', version: s.to, from: s.from }, stepMinutes((this.o.healthDeadlineMs ?? 180_000) * ((this.o.maxBootAttempts ?? 3) + 1)) + 5)
+          .progress({ phase: 'restarting', version: s.to, from: s.from }, stepMinutes(this.o.healthDeadlineMs * (this.o.maxBootAttempts + 1)) + 5)
           .catch(() => undefined);
         return this.restart(`switched to ${s.to}`);
       }

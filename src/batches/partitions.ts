@@ -13,7 +13,7 @@ import {
   type ExprValue,
   type WindowFn,
 } from '../campaigns/index.js';
-import { partitionKey, type PartitionLimits } from '../store/index.js';
+import { partitionKey, type CollectedBatch, type CollectedSignal, type PartitionLimits } from '../types.js';
 
 const MB = 1000 * 1000;
 const SIZE_UNIT: Record<string, number> = { MB, GB: 1000 * MB, TB: 1000 * 1000 * MB };
@@ -40,13 +40,13 @@ class EngineView implements EvalContext {
   timeMs = 0;
   constructor(private readonly engine: CampaignEngine) {}
   signalValue(id: number): ExprValue {
-    return this.engine.valueOf(id);
+    return this.engine.latestValue(id);
   }
   isNull(id: number): boolean {
-    return this.engine.valueOf(id) === undefined;
+    return this.engine.latestValue(id) === undefined;
   }
   windowValue(id: number, fn: WindowFn): number | undefined {
-    return this.engine.windowOf(id, fn);
+    return this.engine.windowValue(id, fn);
   }
   reportTrigger(): void {
     /* not meaningful for upload conditions */
@@ -117,4 +117,28 @@ export class PartitionGates {
   state(): Record<string, boolean> {
     return Object.fromEntries([...this.gates.values()].map((g) => [g.key, g.open]));
   }
+}
+
+/**
+ * The parts of a batch the store keeps: one per data partition its signals belong to (each has
+ * its own cap, TTL and upload condition). DTCs travel with the first part; a batch without
+ * signals is one part of the `default` partition.
+ */
+export function splitByPartition(batch: CollectedBatch): { partitionId: string; batch: CollectedBatch; samples: number }[] {
+  const byPartition = new Map<string, CollectedSignal[]>();
+  for (const s of batch.signals) {
+    const list = byPartition.get(s.partitionId);
+    if (list) list.push(s);
+    else byPartition.set(s.partitionId, [s]);
+  }
+  if (byPartition.size === 0) byPartition.set('default', []);
+  const out: { partitionId: string; batch: CollectedBatch; samples: number }[] = [];
+  for (const [partitionId, signals] of byPartition) {
+    out.push({
+      partitionId,
+      batch: { ...batch, signals, dtcs: out.length === 0 ? batch.dtcs : [] },
+      samples: signals.reduce((n, s) => n + s.values.length, 0),
+    });
+  }
+  return out;
 }
