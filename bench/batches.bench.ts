@@ -18,16 +18,8 @@ import path from 'node:path';
 import protobuf from 'protobufjs';
 import * as snappy from 'snappyjs';
 import { encodeBatch } from '../src/batches/index.js';
-import {
-  CampaignEngine,
-  bindManifest,
-  loadCampaignFile,
-  loadManifest,
-  manifestDecoders,
-  manifestFromDbc,
-  parseManifest,
-  type Manifest,
-} from '../src/campaigns/index.js';
+import { CampaignEngine, loadCampaignFile } from '../src/campaigns/index.js';
+import { bindManifest, loadManifest, manifestDecoders, manifestFromDbc, parseManifest, type Manifest } from '../src/manifest/index.js';
 import { loadDbcFile } from '../src/dbc/index.js';
 import { compileDatabase, signalType } from '../src/decode/index.js';
 import { readCandump } from '../src/sources/index.js';

@@ -11,16 +11,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Can, Dbc } from 'candied';
-import {
-  bindManifest,
-  campaignSignalNames,
-  CampaignEngine,
-  manifestDecoders,
-  manifestFromDbc,
-  parseCampaign,
-  parseManifest,
-  type Campaign,
-} from '../src/campaigns/index.js';
+import { campaignSignalNames, CampaignEngine, parseCampaign, type Campaign } from '../src/campaigns/index.js';
+import { bindManifest, manifestDecoders, manifestFromDbc, parseManifest } from '../src/manifest/index.js';
 import { loadDbcFile } from '../src/dbc/index.js';
 import { compileDatabase, signalType } from '../src/decode/index.js';
 import { readCandump } from '../src/sources/index.js';

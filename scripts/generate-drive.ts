@@ -22,7 +22,8 @@ import { loadDbcFile } from '../src/dbc/index.js';
 import type { DbcMessage } from '../src/dbc/index.js';
 import { compileMessage, encodeMessage } from '../src/decode/index.js';
 import type { CompiledMessage } from '../src/decode/index.js';
-import { formatCandumpLine, newCanFrame } from '../src/sources/index.js';
+import { newCanFrame } from '../src/can/index.js';
+import { formatCandumpLine } from '../src/sources/index.js';
 import type { CanFrame } from '../src/types.js';
 
 export interface DriveOptions {

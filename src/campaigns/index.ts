@@ -1,4 +1,4 @@
-/** Campaigns: the document model (zod), the decoder manifest, the expression language, the engine, simulation. */
+/** Campaigns: the document model (zod) and its validation, the expression language, the engine. */
 export {
   campaignSchema,
   parseCampaign,
@@ -8,11 +8,6 @@ export {
   validateCampaignDocument,
   campaignSignalNames,
   expandSignalPattern,
-  closestNames,
-  editDistance,
-  formatPath,
-  parsePath,
-  parseSourceText,
   IGNORED_FLEETWISE_FIELDS,
   MAX_EXPIRY_MS,
   FLEETWISE_MIN_PERIOD_MS,
@@ -28,34 +23,10 @@ export type {
   ConditionBasedCollectionScheme,
   SignalToCollect,
   DataPartition,
-  Problem,
   SignalCatalog,
   CampaignRefs,
-  SourceDocument,
 } from './model.js';
-export { parseManifest, loadManifest, bindManifest, manifestDecoders, manifestFromDbc, SIGNAL_TYPES } from './manifest.js';
-export type {
-  Manifest,
-  ManifestInput,
-  ManifestSignal,
-  ManifestBinding,
-  ManifestSeed,
-  CanRoute,
-  SampleSink,
-  BindOptions,
-} from './manifest.js';
 export * from './expression/index.js';
 export * from './engine/index.js';
-export { simulateCampaigns, simulationToJson } from './simulate.js';
-export type {
-  SimulateOptions,
-  SimulationResult,
-  SimulationProgress,
-  CampaignSimulation,
-  SimulatedTrigger,
-  SimulatedBatch,
-  SignalTrace,
-  SimulationJson,
-} from './simulate.js';
-export { renderSimulationReport, reportSignals, thinSeries } from './simulate-report.js';
-export type { ReportOptions } from './simulate-report.js';
+// The document helpers campaign validation reports with (defined in documents/).
+export { closestNames, editDistance, formatPath, parsePath, parseSourceText, type Problem, type SourceDocument } from '../documents/index.js';

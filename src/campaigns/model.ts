@@ -16,21 +16,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
-import { CORE_SCHEMA, EVENT_ID, constructFromEvents, parseEvents } from 'js-yaml';
-import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { EdgewiseError, isEdgewiseError } from '../errors.js';
 import { compileExpression, parseExpression, type ExprNode } from './expression/index.js';
-
-/** One finding about a campaign (or manifest) document. */
-export interface Problem {
-  /** JSON path inside the document, e.g. `signalsToCollect[2].name` (`` for the whole document). */
-  path: string;
-  message: string;
-  severity: 'error' | 'warning';
-  /** 1-based position in the source text when known. */
-  line?: number;
-  column?: number;
-}
+import { closestNames, formatPath, parsePath, parseSourceText, zodProblems, type Problem, type SourceDocument } from '../documents/index.js';
 
 /** Latest representable FleetWise expiry: 9999-12-31T00:00:00Z in ms. */
 export const MAX_EXPIRY_MS = 253402214400000;
@@ -234,144 +222,6 @@ export type SignalToCollect = z.output<typeof signalToCollect>;
 export type DataPartition = z.output<typeof dataPartition>;
 export { campaignSchema };
 
-/** `a.b[2].c` from a zod / yaml path. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const p of path) {
-    if (typeof p === 'number') s += `[${p}]`;
-    else s += s === '' ? String(p) : `.${String(p)}`;
-  }
-  return s;
-}
-
-/** A parsed source text: the plain value plus, for YAML/JSON text, a way to find a path's line:column. */
-export interface SourceDocument {
-  value: unknown;
-  /** 1-based line/column of the node at `path`, or the closest existing parent. */
-  locate(path: readonly PropertyKey[]): { line: number; column: number } | undefined;
-}
-
-/**
- * Parses JSON or YAML text (JSON is read as YAML 1.2, which accepts it); `locate` maps a path back
- * to line:column. Throws EdgewiseError(`code`) with file:line:column on a syntax error.
- *
- * Two parsers, one answer. The value comes from js-yaml (YAML 1.2 core schema, like `yaml`'s
- * default) when it can: it builds plain objects without a syntax tree. `yaml`'s Document keeps
- * every node with its source range, which is what `locate` and the syntax errors need, but takes
- * ~60 bytes of heap per byte of text: 13 MB for a 4 x 380-signal manifest, the daemon's whole
- * start-up peak (bench/soak). So the Document is built only when something must be located (an
- * invalid or warned-about document) and for what the fast path leaves alone: syntax errors,
- * duplicate keys, anchors and aliases (`yaml` caps their expansion), tags, directives and empty
- * or multi-document text. test/campaigns/yaml-parse.test.ts checks both give the same values.
- */
-export function parseSourceText(text: string, code: 'CAMPAIGN_INVALID' | 'MANIFEST_INVALID', file?: string): SourceDocument {
-  const fast = plainValue(text);
-  if (fast === undefined) return locatedDocument(text, code, file);
-  let located: SourceDocument | undefined;
-  return {
-    value: fast.value,
-    locate(path) {
-      try {
-        located ??= locatedDocument(text, code, file);
-      } catch {
-        return undefined; // js-yaml took what `yaml` calls a syntax error: no positions to give
-      }
-      return located.locate(path);
-    },
-  };
-}
-
-/** The value by js-yaml, or undefined where only `yaml` gives the answer the project documents (exported for its tests). */
-export function plainValue(text: string): { value: unknown } | undefined {
-  try {
-    const events = parseEvents(text, {});
-    let documents = 0;
-    for (const e of events) {
-      if (e.type === EVENT_ID.DOCUMENT) {
-        // `%YAML 1.1` switches `yaml` to the 1.1 schema; `%TAG` only matters with tags
-        if (e.directives.length > 0 || ++documents > 1) return undefined;
-      } else if (e.type === EVENT_ID.ALIAS) return undefined;
-      else if (e.type !== EVENT_ID.POP && (e.tagStart >= 0 || e.anchorStart >= 0)) return undefined;
-    }
-    if (documents !== 1) return undefined;
-    const [value] = constructFromEvents(events, { source: text, schema: CORE_SCHEMA });
-    return { value };
-  } catch {
-    return undefined;
-  }
-}
-
-/** `yaml`'s Document: positions for every node, and the syntax errors with line:column. */
-function locatedDocument(text: string, code: 'CAMPAIGN_INVALID' | 'MANIFEST_INVALID', file?: string): SourceDocument {
-  const lineCounter = new LineCounter();
-  const doc: Document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const err = doc.errors[0];
-    const pos = lineCounter.linePos(err.pos[0]);
-    const msg = err.message.split('\n')[0];
-    throw new EdgewiseError(code, `${file ? '' : `line ${pos.line}: `}${msg}`, {
-      file,
-      line: pos.line,
-      column: pos.col,
-      reason: msg,
-    });
-  }
-  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
-  return {
-    value,
-    locate(path) {
-      for (let n = path.length; n >= 0; n--) {
-        const key = path[n - 1];
-        // Prefer the key of a mapping entry (`name:`), so unknown and wrong fields point at their name.
-        if (n > 0 && typeof key === 'string') {
-          const parent = n === 1 ? doc.contents : doc.getIn(path.slice(0, n - 1) as unknown[], true);
-          if (isMap(parent)) {
-            const pair = parent.items.find((it) => isScalar(it.key) && it.key.value === key);
-            if (pair && isNode(pair.key) && pair.key.range) {
-              const pos = lineCounter.linePos(pair.key.range[0]);
-              return { line: pos.line, column: pos.col };
-            }
-          }
-          continue;
-        }
-        const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n) as unknown[], true);
-        if (isNode(node) && node.range) {
-          const pos = lineCounter.linePos(node.range[0]);
-          return { line: pos.line, column: pos.col };
-        }
-      }
-      return undefined;
-    },
-  };
-}
-
-/** Turns zod issues into problems (JSON path + reason), with source positions when known. */
-export function zodProblems(error: z.ZodError, source?: SourceDocument): Problem[] {
-  const out: Problem[] = [];
-  const visit = (issue: z.core.$ZodIssue, base: readonly PropertyKey[]): void => {
-    const path = [...base, ...issue.path];
-    if (issue.code === 'invalid_union' && 'errors' in issue && issue.errors.length > 0 && issue.errors.every((e) => e.length > 0)) {
-      // A union of alternatives: report the alternative that got furthest (fewest issues).
-      const best = [...issue.errors].sort((a, b) => a.length - b.length)[0];
-      best.forEach((i) => visit(i, path));
-      return;
-    }
-    let message = issue.message;
-    if (issue.code === 'unrecognized_keys') {
-      const keys = (issue as { keys: string[] }).keys;
-      for (const k of keys) {
-        const p = [...path, k];
-        out.push({ path: formatPath(p), message: `unknown field "${k}"`, severity: 'error', ...source?.locate(p) });
-      }
-      return;
-    }
-    if (issue.code === 'invalid_type' && /received undefined/.test(message)) message = 'is required';
-    out.push({ path: formatPath(path), message, severity: 'error', ...source?.locate(path) });
-  };
-  for (const issue of error.issues) visit(issue, []);
-  return out;
-}
-
 /** Warnings about a document that is valid but may not do what its author expects. */
 function campaignWarnings(raw: Record<string, unknown>, c: Campaign, source?: SourceDocument): Problem[] {
   const w: Problem[] = [];
@@ -483,34 +333,6 @@ export function expandSignalPattern(pattern: string, names: readonly string[]): 
     patternCache.set(pattern, re);
   }
   return names.filter((n) => re.test(n));
-}
-
-/** Levenshtein distance (small strings; used for "did you mean"). */
-export function editDistance(a: string, b: string): number {
-  if (a === b) return 0;
-  const prev = new Array<number>(b.length + 1);
-  for (let j = 0; j <= b.length; j++) prev[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + cost);
-      diag = tmp;
-    }
-  }
-  return prev[b.length];
-}
-
-/** The `n` names closest to `name` (case-insensitive edit distance, ties by name). */
-export function closestNames(name: string, names: readonly string[], n = 3): string[] {
-  const lower = name.toLowerCase();
-  return names
-    .map((x) => ({ x, d: editDistance(lower, x.toLowerCase()) }))
-    .sort((a, b) => a.d - b.d || (a.x < b.x ? -1 : a.x > b.x ? 1 : 0))
-    .slice(0, n)
-    .map((e) => e.x);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -679,15 +501,6 @@ export interface CampaignRefs {
   signalsToCollect: readonly { name?: string }[];
   collectionScheme: { conditionBasedCollectionScheme?: { expression?: string } };
   dataPartitions: readonly { uploadOptions?: { expression?: string } }[];
-}
-
-/** Inverse of `formatPath`. */
-export function parsePath(path: string): PropertyKey[] {
-  const out: PropertyKey[] = [];
-  const re = /([^.[\]]+)|\[(\d+)\]/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(path)) !== null) out.push(m[2] !== undefined ? Number(m[2]) : m[1]);
-  return out;
 }
 
 /**

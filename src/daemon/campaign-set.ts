@@ -6,7 +6,8 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, openSync, writeSync, fsyncSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { EdgewiseError } from '../errors.js';
-import { validateCampaignDocument, type Campaign, type Manifest, type Problem } from '../campaigns/index.js';
+import { validateCampaignDocument, type Campaign, type Problem } from '../campaigns/index.js';
+import { type Manifest } from '../manifest/index.js';
 import type { CampaignChange } from '../control/agent.js';
 
 const CAMPAIGN_FILE = /\.(json|ya?ml)$/i;

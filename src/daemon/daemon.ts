@@ -14,16 +14,8 @@ import path from 'node:path';
 import { EdgewiseError } from '../errors.js';
 import type { CanFrame, CollectedBatch, SignalValue } from '../types.js';
 import { VERSION } from '../version.js';
-import {
-  bindManifest,
-  campaignSignalNames,
-  CampaignEngine,
-  loadManifest,
-  manifestDecoders,
-  type Campaign,
-  type ManifestBinding,
-  type Manifest,
-} from '../campaigns/index.js';
+import { campaignSignalNames, CampaignEngine, type Campaign } from '../campaigns/index.js';
+import { bindManifest, loadManifest, manifestDecoders, type ManifestBinding, type Manifest } from '../manifest/index.js';
 import type { DecoderTable } from '../decode/index.js';
 import { encodeBatch, PartitionGates, partitionLimits, splitByPartition } from '../batches/index.js';
 import { BatchStore } from '../store/index.js';

@@ -3,13 +3,13 @@
  * routes; signal sources (OBD-II) deliver manifest signals directly.
  */
 import { EdgewiseError } from '../errors.js';
-import type { Manifest } from '../campaigns/index.js';
+import type { Manifest } from '../manifest/index.js';
 import { LogSource, type FrameSource, type SignalSource } from '../sources/index.js';
 import type { SourceConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { ObdSource } from '../sources/obd-source.js';
-import { SocketCanSource, logSocketCanEvents } from '../sources/socketcan.js';
-import { socketcanInterfaces } from '../sources/socketcan-config.js';
+import { ObdSource } from '../obd/source.js';
+import { SocketCanSource, logSocketCanEvents } from '../can/socketcan.js';
+import { socketcanInterfaces } from '../can/config.js';
 
 export interface SourceContext {
   manifest: Manifest;

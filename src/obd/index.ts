@@ -45,3 +45,5 @@ export type { ElmSimulator, ElmSimulatorOptions } from './simulator/elm327.js';
 export { startIsoTpEcus, VirtualCanBus } from './simulator/isotp-ecu.js';
 export type { IsoTpEcuSimulator } from './simulator/isotp-ecu.js';
 export { openSocketCanPort } from './socketcan-port.js';
+export { ObdSource, obdSignalsFor, type ObdSourceOptions } from './source.js';
+export { obdSourceSchema, DTC_SERVICE_BY_NAME, type ObdSourceConfig } from './config.js';

@@ -1,6 +1,6 @@
 /**
  * A `CanPort` on a SocketCAN interface, built on edgewise's own SocketCAN source and writer
- * (`src/sources/socketcan.ts`, native helper loaded on demand, so nothing native is touched
+ * (`src/can/socketcan.ts`, native helper loaded on demand, so nothing native is touched
  * unless an `isotp` OBD source is configured). Reading and writing use two raw sockets; the
  * kernel's loopback shows the reader our own requests, which the OBD client ignores (it only
  * listens to ECU response ids).
@@ -16,7 +16,7 @@ export interface SocketCanPort extends CanPort {
 
 /** Opens `iface` (`can0`, `vcan0`) for OBD: classic CAN frames, no error frames. */
 export async function openSocketCanPort(iface: string): Promise<SocketCanPort> {
-  const { SocketCanSource, SocketCanWriter } = await import('../sources/socketcan.js');
+  const { SocketCanSource, SocketCanWriter } = await import('../can/index.js');
   const listeners = new Set<(f: CanRxFrame) => void>();
   const source = new SocketCanSource({ interfaces: [iface], fd: false, errorFrames: false, receiveBufferBytes: 0 });
   const writer = new SocketCanWriter(iface, { fd: false });

@@ -18,6 +18,7 @@ import { Readable } from 'node:stream';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
 import { ownedFileChunks } from './gunzip.js';
 import type { CanFrame } from '../types.js';
+import { copyCanFrame, newCanFrame } from '../can/index.js';
 import { EdgewiseError } from '../errors.js';
 
 export interface CandumpBadLine {
@@ -399,22 +400,6 @@ class LineParser {
   }
 }
 
-/** A fresh frame object (all fields set, so its hidden class stays stable). */
-export function newCanFrame(): CanFrame {
-  return {
-    timeMs: 0,
-    iface: '',
-    id: 0,
-    extended: false,
-    fd: false,
-    brs: false,
-    esi: false,
-    remote: false,
-    error: false,
-    data: new Uint8Array(0),
-  };
-}
-
 let sharedParser: LineParser | undefined;
 
 /**
@@ -707,21 +692,6 @@ export async function readCandump(
   return sp.stats;
 }
 
-/** Copies a frame (its data too): for consumers that keep frames. */
-export function copyCanFrame(f: CanFrame): CanFrame {
-  return {
-    timeMs: f.timeMs,
-    iface: f.iface,
-    id: f.id,
-    extended: f.extended,
-    fd: f.fd,
-    brs: f.brs,
-    esi: f.esi,
-    remote: f.remote,
-    error: f.error,
-    data: f.data.slice(),
-  };
-}
 
 /**
  * A block of frames in flat typed arrays (no object per frame). `candumpPacked` reuses one

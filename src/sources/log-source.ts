@@ -4,8 +4,9 @@
  * campaign start/expiry times keep their meaning. The daemon reads it like any bus.
  */
 import type { FrameHandler } from '../types.js';
-import { candumpPacked, newCanFrame, type CandumpStats, type PackedFrames } from './candump.js';
-import type { FrameSource, SourceStatus } from './source.js';
+import { newCanFrame } from '../can/index.js';
+import { candumpPacked, type CandumpStats, type PackedFrames } from './candump.js';
+import type { FrameSource, SourceStatus } from '../types.js';
 
 export interface LogSourceOptions {
   path: string;

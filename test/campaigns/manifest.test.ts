@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDbc } from '../../src/dbc/index.js';
 import { compileDatabase, encodeMessage, signalType } from '../../src/decode/index.js';
-import { parseManifest, loadManifest, bindManifest, manifestDecoders, manifestFromDbc } from '../../src/campaigns/index.js';
+import { parseManifest, loadManifest, bindManifest, manifestDecoders, manifestFromDbc } from '../../src/manifest/index.js';
 import { isEdgewiseError } from '../../src/errors.js';
 import type { CanFrame, SignalValue } from '../../src/types.js';
 import { main } from '../../src/cli/main.js';

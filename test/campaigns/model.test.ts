@@ -2,17 +2,8 @@ import { describe, it, expect } from 'vitest';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readdirSync } from 'node:fs';
-import {
-  parseCampaign,
-  loadCampaignFile,
-  checkCampaignDocument,
-  validateCampaign,
-  validateCampaignDocument,
-  expandSignalPattern,
-  closestNames,
-  loadManifest,
-  MAX_EXPIRY_MS,
-} from '../../src/campaigns/index.js';
+import { parseCampaign, loadCampaignFile, checkCampaignDocument, validateCampaign, validateCampaignDocument, expandSignalPattern, closestNames, MAX_EXPIRY_MS } from '../../src/campaigns/index.js';
+import { loadManifest } from '../../src/manifest/index.js';
 import { isEdgewiseError } from '../../src/errors.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -4,17 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync, readdirSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
-import {
-  loadCampaignFile,
-  loadManifest,
-  parseCampaign,
-  simulateCampaigns,
-  simulationToJson,
-  thinSeries,
-  type Campaign,
-  type Manifest,
-  type SimulationResult,
-} from '../../src/campaigns/index.js';
+import { loadCampaignFile, parseCampaign, type Campaign } from '../../src/campaigns/index.js';
+import { loadManifest, type Manifest } from '../../src/manifest/index.js';
+import { simulateCampaigns, simulationToJson, thinSeries, type SimulationResult } from '../../src/simulate/index.js';
 import { generateDriveLog, type DriveSummary } from '../../scripts/generate-drive.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

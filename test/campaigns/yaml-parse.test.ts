@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as yamlParse, stringify as yamlStringify } from 'yaml';
-import { parseSourceText, plainValue } from '../../src/campaigns/model.js';
+import { parseSourceText, plainValue } from '../../src/documents/index.js';
 import { isEdgewiseError } from '../../src/errors.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

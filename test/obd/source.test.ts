@@ -1,9 +1,9 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { existsSync } from 'node:fs';
-import { obdSourceSchema } from '../../src/sources/obd-config.js';
-import { ObdSource, obdSignalsFor } from '../../src/sources/obd-source.js';
+import { obdSourceSchema } from '../../src/obd/config.js';
+import { ObdSource, obdSignalsFor } from '../../src/obd/source.js';
 import { parseConfig } from '../../src/daemon/config.js';
-import { parseManifest } from '../../src/campaigns/index.js';
+import { parseManifest } from '../../src/manifest/index.js';
 import { VirtualCanBus, startIsoTpEcus, parseSimTable, IsoTpTransport, ObdPoller } from '../../src/obd/index.js';
 import { openSocketCanPort } from '../../src/obd/socketcan-port.js';
 import { isEdgewiseError } from '../../src/errors.js';

@@ -6,15 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import {
-  readCandump,
-  candumpChunks,
-  parseCandumpLine,
-  formatCandumpLine,
-  newCanFrame,
-  copyCanFrame,
-  type CandumpStats,
-} from '../../src/sources/index.js';
+import { readCandump, candumpChunks, parseCandumpLine, formatCandumpLine, type CandumpStats } from '../../src/sources/index.js';
+import { newCanFrame, copyCanFrame } from '../../src/can/index.js';
 import type { CanFrame } from '../../src/types.js';
 import { isEdgewiseError } from '../../src/errors.js';
 

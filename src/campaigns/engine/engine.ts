@@ -31,7 +31,8 @@ import {
   type FunctionRegistry,
   type WindowFn,
 } from '../expression/index.js';
-import { closestNames, DEFAULT_MAX_SAMPLE_COUNT, DEFAULT_PARTITION_ID, expandSignalPattern, type Campaign } from '../model.js';
+import { DEFAULT_MAX_SAMPLE_COUNT, DEFAULT_PARTITION_ID, expandSignalPattern, type Campaign } from '../model.js';
+import { closestNames } from '../../documents/index.js';
 import { SampleRing, WindowState } from './buffers.js';
 
 export interface EngineSignal {

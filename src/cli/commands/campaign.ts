@@ -7,20 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import { EdgewiseError } from '../../errors.js';
-import {
-  loadCampaignFile,
-  loadManifest,
-  renderSimulationReport,
-  reportSignals,
-  simulateCampaigns,
-  simulationToJson,
-  validateCampaign,
-  validateCampaignDocument,
-  type Campaign,
-  type Problem,
-  type SignalCatalog,
-  type SimulationResult,
-} from '../../campaigns/index.js';
+import { loadCampaignFile, validateCampaign, validateCampaignDocument, type Campaign, type Problem, type SignalCatalog } from '../../campaigns/index.js';
+import { loadManifest } from '../../manifest/index.js';
+import { renderSimulationReport, reportSignals, simulateCampaigns, simulationToJson, type SimulationResult } from '../../simulate/index.js';
 
 /** `file:line:col: path: message` (line/col when known); continuation lines indented. */
 export function formatProblem(file: string, p: Problem): string {

@@ -9,7 +9,7 @@ import { Document, isMap, isSeq } from 'yaml';
 import { EdgewiseError } from '../../errors.js';
 import { loadDbcFile } from '../../dbc/index.js';
 import { compileDatabase, signalType } from '../../decode/index.js';
-import { manifestFromDbc, parseManifest, type ManifestSeed } from '../../campaigns/index.js';
+import { manifestFromDbc, parseManifest, type ManifestSeed } from '../../manifest/index.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

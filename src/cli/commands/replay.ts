@@ -11,7 +11,7 @@ import { Command, Option } from 'commander';
 import { EdgewiseError } from '../../errors.js';
 import type { CanFrame } from '../../types.js';
 import { candumpChunks, type CandumpInput, type CandumpStats } from '../../sources/candump.js';
-import { SocketCanWriter } from '../../sources/socketcan.js';
+import { SocketCanWriter } from '../../can/socketcan.js';
 
 export interface ReplayOptions {
   /** Interface for every frame whose log interface is not in `map`. */

@@ -7,11 +7,10 @@
  * Interface down / bus-off / removal put the interface (and the source) into state `down`; the
  * source keeps checking and re-opens the interface when it is back, the daemon keeps running.
  */
-import { newCanFrame } from './candump.js';
+import { newCanFrame } from './frame.js';
 import { readFileSync } from 'node:fs';
-import type { CanFrame, FrameHandler } from '../types.js';
+import type { CanFrame, FrameHandler, FrameSource, SourceStatus } from '../types.js';
 import { EdgewiseError } from '../errors.js';
-import type { FrameSource, SourceStatus } from './source.js';
 import {
   CAN_EFF_FLAG,
   CAN_EFF_MASK,
@@ -27,7 +26,7 @@ import {
   loadNativeCan,
   type NativeCan,
   type NativeChannel,
-} from './socketcan-native.js';
+} from './native.js';
 
 export interface SocketCanOptions {
   /** Interfaces to read (`can0`, `vcan0`, ...). */

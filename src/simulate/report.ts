@@ -6,9 +6,9 @@
  * The series are thinned in Node (min/max per pixel column, so spikes survive) and embedded as
  * JSON; a small script draws them as SVG when the page loads, with a hover read-out.
  */
-import type { Campaign } from './model.js';
-import { campaignSignalNames } from './model.js';
-import type { Manifest } from './manifest.js';
+import type { Campaign } from '../campaigns/index.js';
+import { campaignSignalNames } from '../campaigns/index.js';
+import type { Manifest } from '../manifest/manifest.js';
 import type { SignalTrace, SimulationResult } from './simulate.js';
 
 /** Most series drawn per campaign. */

@@ -21,10 +21,10 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod';
 import { EdgewiseError } from '../errors.js';
-import type { CanFrame, SignalType, SignalValue } from '../types.js';
+import type { CanFrame, SampleSink, SignalType, SignalValue } from '../types.js';
 import { loadDbcFile } from '../dbc/index.js';
 import { DECODE_SHORT, compileDatabase, type CompiledMessage, type DecodeOutput, type DecoderTable } from '../decode/index.js';
-import { closestNames, formatPath, parseSourceText, zodProblems, type Problem, type SourceDocument } from './model.js';
+import { closestNames, formatPath, parseSourceText, zodProblems, type Problem, type SourceDocument } from '../documents/index.js';
 
 export const SIGNAL_TYPES = [
   'bool',
@@ -232,9 +232,6 @@ export interface CanRoute {
   /** Per position: 1 when the manifest type is `bool` (value delivered as 0/1 -> boolean). */
   readonly boolean: Uint8Array;
 }
-
-/** Receives one decoded sample. */
-export type SampleSink = (signalId: number, timeMs: number, value: SignalValue) => void;
 
 export interface ManifestBinding {
   readonly routes: readonly CanRoute[];

@@ -3,7 +3,7 @@
  * ISO-TP on SocketCAN and hands their values (by manifest signal id) and the active DTCs to
  * the sink. It never ends on its own: a lost adapter is state `down` and reopened with backoff.
  */
-import type { Manifest } from '../campaigns/index.js';
+import type { Manifest } from '../manifest/index.js';
 import {
   ElmTransport,
   IsoTpTransport,
@@ -12,11 +12,11 @@ import {
   type ObdTransport,
   type PollLogger,
   type PollSignal,
-} from '../obd/index.js';
-import { openSocketCanPort } from '../obd/socketcan-port.js';
+} from './index.js';
+import { openSocketCanPort } from './socketcan-port.js';
 import type { Duplex } from 'node:stream';
-import { DTC_SERVICE_BY_NAME, type ObdSourceConfig } from './obd-config.js';
-import type { SignalSink, SignalSource, SourceStatus } from './source.js';
+import { DTC_SERVICE_BY_NAME, type ObdSourceConfig } from './config.js';
+import type { SignalSink, SignalSource, SourceStatus } from '../types.js';
 
 export interface ObdSourceOptions {
   config: ObdSourceConfig;
