@@ -5,5 +5,5 @@
  */
 export { newCanFrame, copyCanFrame } from './frame.js';
 export { SocketCanSource, SocketCanWriter, logSocketCanEvents } from './socketcan.js';
-export type { SocketCanOptions, SocketCanEvent, SocketCanInterfaceStatus, SocketCanLogger } from './socketcan.js';
+export type { SocketCanOptions, SocketCanEvent, SocketCanInterfaceStatus } from './socketcan.js';
 export { socketcanSourceSchema, socketcanInterfaces, type SocketcanSourceConfig } from './config.js';

@@ -27,6 +27,7 @@ import {
   type NativeCan,
   type NativeChannel,
 } from './native.js';
+import { type Logger } from '../log.js';
 
 export interface SocketCanOptions {
   /** Interfaces to read (`can0`, `vcan0`, ...). */
@@ -490,17 +491,11 @@ export class SocketCanWriter {
   }
 }
 
-/** Minimal logger shape (pino-compatible). */
-export interface SocketCanLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
-
 /**
  * An `onEvent` handler that logs state changes and kernel drops; drops are summarised at most
  * once per `dropLogMs` (default 10 s) per interface so a congested bus cannot flood the log.
  */
-export function logSocketCanEvents(log: SocketCanLogger, dropLogMs = 10_000): (e: SocketCanEvent) => void {
+export function logSocketCanEvents(log: Logger, dropLogMs = 10_000): (e: SocketCanEvent) => void {
   const pending = new Map<string, { n: number; total: number; last: number }>();
   return (e) => {
     switch (e.type) {

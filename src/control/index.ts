@@ -32,4 +32,3 @@ export { extractTarGz, safeEntryPath, type ExtractLimits, type ExtractResult } f
 export { verifyArtifact, loadTrustedKeys, type TrustedKey } from './ota/verify.js';
 export { ConnectionWatch } from './link.js';
 export { compareVersions, isVersion } from './semver.js';
-export type { ControlLogger } from './log.js';

@@ -12,7 +12,7 @@ import type { AgentControl } from './agent.js';
 import type { HttpsOptions } from './download.js';
 import { JobsRunner, type JobsRunnerOptions } from './jobs/runner.js';
 import { ConnectionWatch } from './link.js';
-import { quietLogger, type ControlLogger } from './log.js';
+import { silentLogger, type Logger } from '../log.js';
 import { OtaUpdater, type OtaOptions } from './ota/updater.js';
 import { ShadowSync, type ShadowSyncOptions } from './shadow/sync.js';
 
@@ -41,13 +41,13 @@ export interface ControlPlaneOptions {
   onSubscribedChange?: (subscribed: boolean) => void;
   /** Called at start and after every job with the recorded OTA result (the daemon's status().lastOta). */
   onOtaResult?: (result: ReturnType<OtaUpdater['lastResult']>) => void;
-  logger?: ControlLogger;
+  logger?: Logger;
 }
 
 export class ControlPlane {
   readonly ota: OtaUpdater | undefined;
   private readonly o: ControlPlaneOptions;
-  private readonly log: ControlLogger;
+  private readonly log: Logger;
   private watch: ConnectionWatch | undefined;
   private _shadow: ShadowSync | undefined;
   private _jobs: JobsRunner | undefined;
@@ -55,7 +55,7 @@ export class ControlPlane {
 
   constructor(opts: ControlPlaneOptions) {
     this.o = opts;
-    this.log = opts.logger ?? quietLogger;
+    this.log = opts.logger ?? silentLogger;
     this.ota = opts.ota ? new OtaUpdater({ logger: this.log, ...opts.ota }, opts.agent) : undefined;
   }
 

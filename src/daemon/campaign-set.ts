@@ -3,9 +3,10 @@
  * `campaign.deploy` jobs. Every change is validated against the manifest before anything is
  * touched, then persisted atomically (write to a temp file, fsync, rename) and applied to the engine.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, openSync, writeSync, fsyncSync, closeSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { EdgewiseError } from '../errors.js';
+import { atomicWriteFile, fsyncDir } from '../files.js';
 import { validateCampaignDocument, type Campaign, type Problem } from '../campaigns/index.js';
 import { type Manifest } from '../manifest/index.js';
 import type { CampaignChange } from '../control/agent.js';
@@ -120,7 +121,7 @@ export class CampaignSet {
     for (const p of put) {
       const prev = this.byName.get(p.campaign.name);
       const file = path.join(this.dir, `${safeName(p.campaign.name)}.json`);
-      writeAtomic(file, p.text);
+      atomicWriteFile(file, p.text);
       if (prev && prev.file !== file) rmSync(prev.file, { force: true });
       this.byName.set(p.campaign.name, { campaign: p.campaign, file, warnings: [] });
     }
@@ -136,30 +137,4 @@ export class CampaignSet {
 
 function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.-]/g, '_');
-}
-
-/** Write a file so that a crash leaves either the old or the new content. */
-export function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    /* not supported on every filesystem */
-  }
 }

@@ -8,7 +8,6 @@
  * reported and skipped, a broken broker only delays uploads (everything is in the store first).
  */
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { EdgewiseError } from '../errors.js';
@@ -19,11 +18,7 @@ import { bindManifest, loadManifest, manifestDecoders, type ManifestBinding, typ
 import type { DecoderTable } from '../decode/index.js';
 import { encodeBatch, PartitionGates, partitionLimits, splitByPartition } from '../batches/index.js';
 import { BatchStore } from '../store/index.js';
-// Direct module imports (not upload/index): the embedded aedes broker is loaded only when used.
-import { MqttConnection } from '../upload/connection.js';
-import { Uploader } from '../upload/uploader.js';
-import { startMosquitto, type MosquittoBroker } from '../upload/mosquitto.js';
-import type { LocalBroker } from '../upload/local-broker.js';
+import { MqttConnection, startDevBroker, Uploader, type DevBroker } from '../upload/index.js';
 import type { FrameSource, SignalSource } from '../sources/index.js';
 import { createSource } from './sources.js';
 import { ControlPlane } from '../control/plane.js';
@@ -60,15 +55,6 @@ interface SourceCounters {
   fps: number;
 }
 
-function hasCommand(cmd: string): boolean {
-  try {
-    execFileSync(cmd, ['-h'], { stdio: 'ignore', timeout: 5000 });
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ENOENT';
-  }
-}
-
 export class Daemon implements AgentControl {
   readonly log: Logger;
   readonly config: DaemonConfig;
@@ -83,7 +69,7 @@ export class Daemon implements AgentControl {
   store!: BatchStore;
   private connection: MqttConnection | undefined;
   private uploader: Uploader | undefined;
-  private localBroker: LocalBroker | MosquittoBroker | undefined;
+  private localBroker: DevBroker | undefined;
   private readonly sources: (FrameSource | SignalSource)[] = [];
   private readonly sourceCounters = new Map<FrameSource | SignalSource, SourceCounters>();
   private readonly pendingPuts = new Set<Promise<unknown>>();
@@ -285,28 +271,15 @@ export class Daemon implements AgentControl {
     let keyFile = cfg.keyFile;
     let protocol: 'mqtt5' | 'mqtt311' = 'mqtt5';
     if (cfg.endpoint === 'local') {
-      mkdirSync(cfg.localBrokerDir, { recursive: true });
-      const thing = this.config.vehicle.name;
-      if (hasCommand('mosquitto')) {
-        const b = await startMosquitto({ dir: cfg.localBrokerDir });
-        const pair = b.pki.certFor(thing);
-        this.localBroker = b;
-        ({ host, port, caFile } = { host: b.host, port: b.port, caFile: b.caFile });
-        certFile = pair.cert;
-        keyFile = pair.key;
-        this.log.info({ port, broker: 'mosquitto', dir: cfg.localBrokerDir }, 'local development broker started (MQTT 5, mTLS)');
-      } else {
-        const { startLocalBroker } = await import('../upload/local-broker.js');
-        const b = await startLocalBroker({ dir: cfg.localBrokerDir, port: 0, thingName: thing });
-        this.localBroker = b;
-        ({ host, port, caFile, certFile, keyFile } = b);
-        protocol = 'mqtt311';
-        if (this.opts.onLocalMessage) {
-          const cb = this.opts.onLocalMessage;
-          b.on('message', (m) => cb(m.topic, m.payload));
-        }
-        this.log.info({ port, broker: 'aedes', dir: cfg.localBrokerDir }, 'local development broker started (embedded, MQTT 3.1.1, mTLS; install mosquitto for MQTT 5)');
-      }
+      const b = await startDevBroker({ dir: cfg.localBrokerDir, thing: this.config.vehicle.name, onMessage: this.opts.onLocalMessage });
+      this.localBroker = b;
+      ({ host, port, caFile, certFile, keyFile, protocol } = b);
+      this.log.info(
+        { port, broker: b.kind, dir: cfg.localBrokerDir },
+        b.kind === 'mosquitto'
+          ? 'local development broker started (MQTT 5, mTLS)'
+          : 'local development broker started (embedded, MQTT 3.1.1, mTLS; install mosquitto for MQTT 5)',
+      );
     }
     const connection = new MqttConnection({
       host,
@@ -349,7 +322,7 @@ export class Daemon implements AgentControl {
     connection.start();
     this.uploader.start();
     this.startControl(connection, protocol);
-    if (this.opts.onLocalMessage && this.localBroker && protocol === 'mqtt5') {
+    if (this.opts.onLocalMessage && this.localBroker && !this.localBroker.deliversMessages) {
       const cb = this.opts.onLocalMessage;
       const filter = cfg.topic.replaceAll('{thing}', this.config.vehicle.name).replace(/\{[a-z]+\}/g, '+');
       connection.subscribe(filter, (topic, payload) => cb(topic, payload)).catch((e) => this.log.warn({ err: e }, 'demo subscribe failed'));
@@ -709,7 +682,7 @@ export class Daemon implements AgentControl {
       }
       if (this.connection) await Promise.race([this.connection.stop(), new Promise((r) => setTimeout(r, 1500).unref())]).catch(() => undefined);
       const broker = this.localBroker;
-      if (broker) await ('close' in broker ? broker.close() : broker.stop()).catch(() => undefined);
+      if (broker) await broker.close().catch(() => undefined);
       if (this.store) await this.store.close().catch((e) => this.log.error({ err: e }, 'store close failed'));
       await this.notifier.stop().catch(() => undefined);
       this.log.info({ reason }, 'edgewise stopped');

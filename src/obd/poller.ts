@@ -9,6 +9,7 @@ import type { SignalType, SignalValue } from '../types.js';
 import { hex2, isBitmapPid, pidDef, supportedFromBitmap, type PidDef } from './pids.js';
 import { decodeCurrentData, decodeDtcs, decodeVin, asciiField, vehicleInfoPayload } from './services.js';
 import type { ObdAnswer, ObdTransport } from './transport.js';
+import { silentLogger, type Logger } from '../log.js';
 
 /** A manifest signal served by OBD. */
 export interface PollSignal {
@@ -22,13 +23,6 @@ export interface PollSignal {
 export interface PollSink {
   sample(signalId: number, timeMs: number, value: SignalValue): void;
   dtcs(timeMs: number, codes: string[]): void;
-}
-
-/** pino-compatible subset. */
-export interface PollLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
 }
 
 export interface PollerOptions {
@@ -46,7 +40,7 @@ export interface PollerOptions {
   dtcsWanted?: () => boolean;
   /** Consecutive requests without any answer before the link is reopened. Default 5. */
   maxFailures?: number;
-  log?: PollLogger;
+  log?: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
 
 export type PollerState = 'idle' | 'connecting' | 'open' | 'down' | 'stopped';
@@ -64,8 +58,6 @@ interface PidJob {
   supported: boolean;
 }
 
-const noopLog: PollLogger = { info() {}, warn() {}, error() {} };
-
 function toSignalValue(type: SignalType, v: number | boolean | string): SignalValue {
   if (type === 'bool') return typeof v === 'boolean' ? v : typeof v === 'number' ? v !== 0 : v !== '';
   if (type === 'string') return String(v);
@@ -76,7 +68,7 @@ function toSignalValue(type: SignalType, v: number | boolean | string): SignalVa
 
 export class ObdPoller {
   private readonly o: PollerOptions;
-  private readonly log: PollLogger;
+  private readonly log: Pick<Logger, 'info' | 'warn' | 'error'>;
   private readonly jobs: PidJob[] = [];
   private readonly infoSignals: PollSignal[] = [];
   private state: PollerState = 'idle';
@@ -101,7 +93,7 @@ export class ObdPoller {
 
   constructor(opts: PollerOptions) {
     this.o = opts;
-    this.log = opts.log ?? noopLog;
+    this.log = opts.log ?? silentLogger;
     const byPid = new Map<number, PidJob>();
     const problems: string[] = [];
     for (const s of opts.signals) {

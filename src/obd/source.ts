@@ -4,15 +4,10 @@
  * the sink. It never ends on its own: a lost adapter is state `down` and reopened with backoff.
  */
 import type { Manifest } from '../manifest/index.js';
-import {
-  ElmTransport,
-  IsoTpTransport,
-  ObdPoller,
-  type CanPort,
-  type ObdTransport,
-  type PollLogger,
-  type PollSignal,
-} from './index.js';
+import { ElmTransport, IsoTpTransport, type ObdTransport } from './transport.js';
+import { ObdPoller, type PollSignal } from './poller.js';
+import type { CanPort } from './isotp.js';
+import type { Logger } from '../log.js';
 import { openSocketCanPort } from './socketcan-port.js';
 import type { Duplex } from 'node:stream';
 import { DTC_SERVICE_BY_NAME, type ObdSourceConfig } from './config.js';
@@ -22,7 +17,7 @@ export interface ObdSourceOptions {
   config: ObdSourceConfig;
   /** The OBD signals come from here (`obd: { service, pid, interface? }`). */
   manifest: Pick<Manifest, 'signals'>;
-  log?: PollLogger;
+  log?: Logger;
   /** ISO-TP: opens the raw CAN port (default: SocketCAN via the `socketcan` package). */
   openCanPort?: (iface: string) => Promise<CanPort & { close(): void | Promise<void>; onDown?(cb: (e: Error) => void): void }>;
   /** ELM327: opens the byte stream (default: serial device or TCP from `config.port`). */

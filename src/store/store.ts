@@ -28,22 +28,15 @@ import {
   recordKey,
   type RecordMeta,
 } from './record.js';
-
-type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
-
-/** pino-compatible logger subset. */
-export interface StoreLogger {
-  info: LogFn;
-  warn: LogFn;
-  error: LogFn;
-}
+import { silentLogger, type Logger } from '../log.js';
 
 export interface StoreOptions {
   /** Cap on all stored batch bytes (sum of encoded parts). */
   maxBytes: number;
   /** Limits per `<campaign>/<partitionId>` (from the campaigns' dataPartitions). */
   partitions?: Record<string, PartitionLimits>;
-  logger?: StoreLogger;
+  /** Any logger with info/warn/error (the daemon passes its pino child). */
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Clock (default Date.now); names the moved-aside directory. */
   now?: () => number;
 }
@@ -81,14 +74,12 @@ interface Entry extends RecordMeta {
   pkey: string;
 }
 
-const noop: LogFn = () => {};
-const SILENT: StoreLogger = { info: noop, warn: noop, error: noop };
 
 type Db = ClassicLevel<string, Uint8Array>;
 
 export class BatchStore implements UploadQueue {
   private db!: Db;
-  private readonly log: StoreLogger;
+  private readonly log: Pick<Logger, 'info' | 'warn' | 'error'>;
   private readonly now: () => number;
   private maxBytes: number;
   private partitionLimits: Record<string, PartitionLimits>;
@@ -108,7 +99,7 @@ export class BatchStore implements UploadQueue {
     readonly dir: string,
     opts: StoreOptions,
   ) {
-    this.log = opts.logger ?? SILENT;
+    this.log = opts.logger ?? silentLogger;
     this.now = opts.now ?? Date.now;
     this.maxBytes = opts.maxBytes;
     this.partitionLimits = { ...(opts.partitions ?? {}) };

@@ -24,16 +24,7 @@ import { iot, mqtt, mqtt5 } from 'aws-crt';
 import { EdgewiseError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_STATUS_TOPIC, topicMatches, topicProblem } from './topic.js';
-
-/** Minimal structured logger (pino compatible). */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+import { silentLogger, type Logger } from '../log.js';
 
 export interface ConnectionOptions {
   /** IoT Core data endpoint (`xxxx-ats.iot.<region>.amazonaws.com`) or `localhost`. */

@@ -1,9 +1,12 @@
-/** MQTT upload: the shared IoT Core connection, the batch uploader and development brokers. */
+/**
+ * MQTT upload: the shared IoT Core connection, the batch uploader and the development broker
+ * for `upload.endpoint: local`. The embedded aedes broker is not re-exported here, so importing
+ * this index never loads it (dev-broker.ts imports it on demand; src/dev.ts exports it).
+ */
 export {
   MqttConnection,
   classifyFailure,
   backoffDelay,
-  silentLogger,
   type ConnectionOptions,
   type ConnectionEvents,
   type ConnectionFailure,
@@ -11,11 +14,11 @@ export {
   type DisconnectedInfo,
   type ConnectionState,
   type FailureKind,
-  type Logger as UploadLogger,
   type MessageHandler,
 } from './connection.js';
 export { Uploader, TokenBucket, type UploaderOptions, type UploaderStats } from './uploader.js';
 export { compileTopicTemplate, topicMatches, DEFAULT_BATCH_TOPIC, DEFAULT_STATUS_TOPIC } from './topic.js';
 export { createDevPki, hasOpenssl, type DevPki, type CertPair } from './certs.js';
 export { startMosquitto, freePort, thingAclLines, type MosquittoBroker, type MosquittoOptions } from './mosquitto.js';
-export { startLocalBroker, type LocalBroker, type LocalBrokerOptions, type LocalBrokerMessage, type LocalBrokerEvents } from './local-broker.js';
+export { startDevBroker, hasCommand, type DevBroker, type DevBrokerOptions } from './dev-broker.js';
+export type { LocalBroker, LocalBrokerOptions, LocalBrokerMessage, LocalBrokerEvents } from './local-broker.js';

@@ -10,7 +10,8 @@
  */
 import { isEdgewiseError } from '../errors.js';
 import type { StoredBatch, UploadQueue } from '../types.js';
-import { silentLogger, type Logger, type MqttConnection } from './connection.js';
+import type { MqttConnection } from './connection.js';
+import { silentLogger, type Logger } from '../log.js';
 import { compileTopicTemplate, DEFAULT_BATCH_TOPIC } from './topic.js';
 
 export interface UploaderOptions {

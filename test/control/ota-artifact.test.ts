@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareVersions, extractTarGz, loadTrustedKeys, otaBootCheck, parseJobDocument, readOtaState, verifyArtifact } from '../../src/control/index.js';
-import { atomicWriteJson } from '../../src/control/files.js';
+import { atomicWriteJson } from '../../src/files.js';
 import { tarGz, type TarEntry } from './support/tar-writer.js';
 
 let dir: string;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
 import { extractTarGz, loadTrustedKeys, parseJobDocument, readReleaseManifest, verifyArtifact } from '../../src/control/index.js';
-import { atomicWriteJson } from '../../src/control/files.js';
+import { atomicWriteJson } from '../../src/files.js';
 
 
 const SCRIPTS = path.resolve(import.meta.dirname, '../../scripts/release');

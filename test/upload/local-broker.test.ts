@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MqttConnection, startLocalBroker, Uploader, type ConnectionFailure, type LocalBrokerMessage } from '../../src/upload/index.js';
+import { MqttConnection, Uploader, type ConnectionFailure, type LocalBrokerMessage } from '../../src/upload/index.js';
+import { startLocalBroker } from '../../src/upload/local-broker.js';
 import { MemoryQueue } from './fixtures/memory-queue.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'edgewise-local-broker-'));

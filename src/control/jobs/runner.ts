@@ -23,9 +23,10 @@ import { isEdgewiseError } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import type { AgentControl, CampaignChange } from '../agent.js';
 import { DownloadError, fetchVerified, type HttpsOptions } from '../download.js';
-import { atomicWriteJson, readJsonFile } from '../files.js';
+import { atomicWriteJson, readJsonFile } from '../../files.js';
 import { ConnectionWatch, sleep } from '../link.js';
-import { errorMessage, quietLogger, type ControlLogger } from '../log.js';
+import { errorMessage } from '../log.js';
+import { silentLogger, type Logger } from '../../log.js';
 import type { OtaUpdater } from '../ota/updater.js';
 import { parseJobDocument, type CampaignDeployDoc, type JobDocument, type UploadDoc } from './documents.js';
 
@@ -50,7 +51,7 @@ export interface JobsRunnerOptions {
   operationTimeoutSeconds?: number;
   /** First retry delay for throttled/failed updates (default 1 s, doubling up to 60 s). */
   retryBaseMs?: number;
-  logger?: ControlLogger;
+  logger?: Logger;
   /** Called after a job reached a terminal state (the control plane refreshes the shadow). */
   onJobFinished?: (jobId: string, outcome: JobOutcome) => void;
 }
@@ -95,7 +96,7 @@ class JobGone extends Error {}
 
 export class JobsRunner {
   private readonly o: JobsRunnerOptions;
-  private readonly log: ControlLogger;
+  private readonly log: Logger;
   private readonly file: string;
   private client: iotjobs.IotJobsClientv2 | undefined;
   private streams: { close(): void }[] = [];
@@ -119,7 +120,7 @@ export class JobsRunner {
 
   constructor(opts: JobsRunnerOptions) {
     this.o = opts;
-    this.log = opts.logger ?? quietLogger;
+    this.log = opts.logger ?? silentLogger;
     this.file = path.join(opts.stateDir, 'jobs.json');
     const r = PersistedSchema.safeParse(readJsonFile(this.file) ?? {});
     this.persisted = r.success ? r.data : { current: null, done: [] };

@@ -12,7 +12,7 @@ import { readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSyn
 import path from 'node:path';
 import * as z from 'zod';
 import { EdgewiseError } from '../../errors.js';
-import { fsyncDir } from '../files.js';
+import { fsyncDir } from '../../files.js';
 import { isVersion } from '../semver.js';
 
 export const ReleaseManifestSchema = z.object({

@@ -25,9 +25,10 @@ import { isEdgewiseError } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import type { AgentControl } from '../agent.js';
 import { DownloadError, downloadToFile, type HttpsOptions } from '../download.js';
-import { atomicWriteJson, readJsonFile } from '../files.js';
+import { atomicWriteJson, readJsonFile } from '../../files.js';
 import { OtaDocSchema, type OtaDoc } from '../jobs/documents.js';
-import { errorMessage, quietLogger, type ControlLogger } from '../log.js';
+import { errorMessage } from '../log.js';
+import { silentLogger, type Logger } from '../../log.js';
 import { compareVersions } from '../semver.js';
 import { extractTarGz } from './tar.js';
 import { currentVersion, layout, pruneReleases, readReleaseManifest, switchCurrent } from './layout.js';
@@ -93,7 +94,7 @@ export interface OtaOptions {
   onPhase?: (phase: OtaPhase, state: OtaState) => void | Promise<void>;
   /** Observer for download progress. */
   onDownloadProgress?: (received: number, total: number) => void;
-  logger?: ControlLogger;
+  logger?: Logger;
 }
 
 export type OtaOutcome =
@@ -144,7 +145,7 @@ export interface BootCheckOptions {
   /** Config `control.ota.healthDeadlineSeconds` × 1000. */
   healthDeadlineMs: number;
   exit?: (code: number) => void;
-  logger?: ControlLogger;
+  logger?: Logger;
 }
 
 export type BootCheckResult =
@@ -159,7 +160,7 @@ export type BootCheckResult =
  * `exit` option the deadline rollback exits by itself.
  */
 export function otaBootCheck(o: BootCheckOptions): BootCheckResult {
-  const log = o.logger ?? quietLogger;
+  const log = o.logger ?? silentLogger;
   const s = readOtaState(o.root);
   if (!s) return { action: 'continue' };
   const max = o.maxBootAttempts;
@@ -219,7 +220,7 @@ export class OtaUpdater {
   readonly root: string;
   readonly runningVersion: string;
   private readonly o: OtaOptions;
-  private readonly log: ControlLogger;
+  private readonly log: Logger;
   private agent: AgentControl | undefined;
   private confirmation: Promise<OtaOutcome> | undefined;
   private stopped = false;
@@ -229,7 +230,7 @@ export class OtaUpdater {
     this.o = opts;
     this.root = opts.root;
     this.runningVersion = opts.runningVersion ?? VERSION;
-    this.log = opts.logger ?? quietLogger;
+    this.log = opts.logger ?? silentLogger;
     this.agent = agent;
   }
 

@@ -15,7 +15,8 @@
 import * as iotshadow from 'aws-iot-device-sdk-v2/dist/iotshadow/iotshadow.js';
 import type { AgentControl, AgentStatus } from '../agent.js';
 import { ConnectionWatch } from '../link.js';
-import { errorMessage, quietLogger, type ControlLogger } from '../log.js';
+import { errorMessage } from '../log.js';
+import { silentLogger, type Logger } from '../../log.js';
 import { describeZodError } from '../jobs/documents.js';
 import { buildReported, deepEqual, isPlainObject, isSubset, mergePatch, SettingsPatchSchema, significant, type ReportedDocument } from './document.js';
 
@@ -36,7 +37,7 @@ export interface ShadowSyncOptions {
   /** Limit for the reported document (default 7000 bytes; the shadow state limit is 8 KB). */
   maxReportedBytes?: number;
   operationTimeoutSeconds?: number;
-  logger?: ControlLogger;
+  logger?: Logger;
 }
 
 export interface SettingsError {
@@ -47,7 +48,7 @@ export interface SettingsError {
 
 export class ShadowSync {
   private readonly o: ShadowSyncOptions;
-  private readonly log: ControlLogger;
+  private readonly log: Logger;
   private client: iotshadow.IotShadowClientv2 | undefined;
   private stream: { close(): void } | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -75,7 +76,7 @@ export class ShadowSync {
 
   constructor(opts: ShadowSyncOptions) {
     this.o = opts;
-    this.log = opts.logger ?? quietLogger;
+    this.log = opts.logger ?? silentLogger;
   }
 
   /** Delta subscription established and the post-connect reconcile done. */

@@ -2,7 +2,8 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ControlPlane, type ControlLogger, type ControlPlaneOptions } from '../../../src/control/index.js';
+import { ControlPlane, type ControlPlaneOptions } from '../../../src/control/index.js';
+import type { Logger as ControlLogger } from '../../../src/log.js';
 import { MqttConnection } from '../../../src/upload/index.js';
 import { startBroker, type TestBroker } from '../../helpers/broker.js';
 import { startFakeCloud, type FakeCloud } from '../../helpers/fake-cloud.js';

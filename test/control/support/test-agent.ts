@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseCampaign } from '../../../src/campaigns/index.js';
 import type { AgentControl, AgentStatus, CampaignChange, DeepPartial, RuntimeSettings } from '../../../src/control/agent.js';
-import { atomicWriteJson } from '../../../src/control/files.js';
+import { atomicWriteJson } from '../../../src/files.js';
 import { EdgewiseError } from '../../../src/errors.js';
 
 export interface TestBatch {

@@ -1,10 +1,10 @@
 /**
- * Small file helpers for control-plane state: crash-safe JSON writes (tmp + fsync + rename + fsync
+ * Durable file helpers (control-plane state, deployed campaigns): crash-safe JSON writes (tmp + fsync + rename + fsync
  * of the directory) and tolerant reads (a missing or torn file reads as `undefined`).
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { EdgewiseError } from '../errors.js';
+import { EdgewiseError } from './errors.js';
 
 /** fsync a directory so a rename inside it survives power loss (best effort on platforms without it). */
 export function fsyncDir(dir: string): void {
