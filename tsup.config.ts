@@ -11,11 +11,11 @@ import { defineConfig } from 'tsup';
 const BUNDLED = /^(zod|yaml|js-yaml|commander|snappyjs|pako)(\/|$)/;
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'cli/main': 'src/cli/main.ts' },
+  entry: { index: 'src/index.ts', dev: 'src/dev.ts', 'cli/main': 'src/cli/main.ts' },
   format: ['esm'],
   target: 'node20',
   platform: 'node',
-  dts: { entry: { index: 'src/index.ts' } },
+  dts: { entry: { index: 'src/index.ts', dev: 'src/dev.ts' } },
   sourcemap: true,
   clean: true,
   splitting: true,

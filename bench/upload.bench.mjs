@@ -12,7 +12,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
-import { MqttConnection, Uploader, createDevPki, hasOpenssl, startMosquitto } from '../dist/index.js';
+import { MqttConnection, Uploader } from '../dist/index.js';
+import { createDevPki, hasOpenssl, startMosquitto } from '../dist/dev.js';
 
 const IN_FLIGHT = 16;
 const RUNS = 3;

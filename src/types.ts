@@ -168,8 +168,8 @@ export interface FrameSource {
 
 /** Receives decoded values from sources that produce signals rather than frames (OBD-II polling). */
 export interface SignalSink {
-  /** One value of manifest signal `signalId`. */
-  sample(signalId: number, timeMs: number, value: SignalValue): void;
+  /** One value of manifest signal `signalId` (the one `SampleSink`). */
+  sample: SampleSink;
   /** The active DTCs read at `timeMs` (OBD mode 03), e.g. `P0133`. */
   dtcs(timeMs: number, codes: string[]): void;
 }

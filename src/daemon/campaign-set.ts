@@ -3,13 +3,13 @@
  * `campaign.deploy` jobs. Every change is validated against the manifest before anything is
  * touched, then persisted atomically (write to a temp file, fsync, rename) and applied to the engine.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { EdgewiseError } from '../errors.js';
 import { atomicWriteFile, fsyncDir } from '../files.js';
 import { validateCampaignDocument, type Campaign, type Problem } from '../campaigns/index.js';
 import { type Manifest } from '../manifest/index.js';
-import type { CampaignChange } from '../control/agent.js';
+import type { CampaignChange } from '../control/index.js';
 
 const CAMPAIGN_FILE = /\.(json|ya?ml)$/i;
 

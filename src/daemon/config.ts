@@ -8,8 +8,8 @@ import path from 'node:path';
 import * as z from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { EdgewiseError } from '../errors.js';
-import { obdSourceSchema } from '../obd/config.js';
-import { socketcanSourceSchema } from '../can/config.js';
+import { obdSourceSchema } from '../obd/index.js';
+import { socketcanSourceSchema } from '../can/index.js';
 
 const MiB = 1024 * 1024;
 

@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as z from 'zod';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { AgentStatus } from '../control/agent.js';
+import type { AgentStatus } from '../control/index.js';
 import { EdgewiseError } from '../errors.js';
 
 /** Config fragment for the daemon's `metrics:` block. */

@@ -7,9 +7,9 @@ import type { Manifest } from '../manifest/index.js';
 import { LogSource, type FrameSource, type SignalSource } from '../sources/index.js';
 import type { SourceConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { ObdSource } from '../obd/source.js';
-import { SocketCanSource, logSocketCanEvents } from '../can/socketcan.js';
-import { socketcanInterfaces } from '../can/config.js';
+import { ObdSource } from '../obd/index.js';
+import { SocketCanSource, logSocketCanEvents } from '../can/index.js';
+import { socketcanInterfaces } from '../can/index.js';
 
 export interface SourceContext {
   manifest: Manifest;

@@ -9,7 +9,7 @@
 import net from 'node:net';
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
-import type { AgentStatus } from '../control/agent.js';
+import type { AgentStatus } from '../control/index.js';
 import { EdgewiseError } from '../errors.js';
 
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes incl. the NUL). */

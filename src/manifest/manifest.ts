@@ -21,7 +21,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod';
 import { EdgewiseError } from '../errors.js';
-import type { CanFrame, SampleSink, SignalType, SignalValue } from '../types.js';
+import type { CanFrame, SampleSink, SignalType } from '../types.js';
 import { loadDbcFile } from '../dbc/index.js';
 import { DECODE_SHORT, compileDatabase, type CompiledMessage, type DecodeOutput, type DecoderTable } from '../decode/index.js';
 import { closestNames, formatPath, parseSourceText, zodProblems, type Problem, type SourceDocument } from '../documents/index.js';

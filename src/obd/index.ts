@@ -36,7 +36,7 @@ export type { ElmOptions, ElmInfo, ElmAnswer } from './elm327.js';
 export { ElmTransport, IsoTpTransport } from './transport.js';
 export type { ObdTransport, ObdAnswer, ElmTransportOptions, IsoTpTransportOptions } from './transport.js';
 export { ObdPoller } from './poller.js';
-export type { PollSignal, PollSink, PollerOptions, PollerState } from './poller.js';
+export type { PollSignal, PollerOptions, PollerState } from './poller.js';
 export { parseSimTable, simTableSchema, simEcus, DEMO_SIM_TABLE, dtcBytes } from './simulator/table.js';
 export type { SimTable, SimTableInput, SimEcu } from './simulator/table.js';
 export { ecuResponse } from './simulator/ecu.js';

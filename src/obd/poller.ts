@@ -5,7 +5,7 @@
  * adapters being unplugged (state down, reopen with backoff).
  */
 import { EdgewiseError } from '../errors.js';
-import type { SignalType, SignalValue } from '../types.js';
+import type { SignalSink, SignalType, SignalValue } from '../types.js';
 import { hex2, isBitmapPid, pidDef, supportedFromBitmap, type PidDef } from './pids.js';
 import { decodeCurrentData, decodeDtcs, decodeVin, asciiField, vehicleInfoPayload } from './services.js';
 import type { ObdAnswer, ObdTransport } from './transport.js';
@@ -18,11 +18,6 @@ export interface PollSignal {
   type: SignalType;
   service: number;
   pid: number;
-}
-
-export interface PollSink {
-  sample(signalId: number, timeMs: number, value: SignalValue): void;
-  dtcs(timeMs: number, codes: string[]): void;
 }
 
 export interface PollerOptions {
@@ -76,7 +71,7 @@ export class ObdPoller {
   private wake: (() => void) | undefined;
   private linkLost: Error | undefined;
   private loop: Promise<void> | undefined;
-  private sink: PollSink | undefined;
+  private sink: SignalSink | undefined;
   /** Scheduling runs on the monotonic clock (`performance.now()`); sample times are wall clock. */
   private dtcNext = 0;
   private failures = 0;
@@ -123,7 +118,7 @@ export class ObdPoller {
     if (problems.length) throw new EdgewiseError('MANIFEST_INVALID', `OBD signals: ${problems.join('; ')}`, { problems });
   }
 
-  start(sink: PollSink): void {
+  start(sink: SignalSink): void {
     if (this.loop) return;
     this.sink = sink;
     this.loop = this.run();

@@ -8,7 +8,7 @@
  */
 import type { Campaign } from '../campaigns/index.js';
 import { campaignSignalNames } from '../campaigns/index.js';
-import type { Manifest } from '../manifest/manifest.js';
+import type { Manifest } from '../manifest/index.js';
 import type { SignalTrace, SimulationResult } from './simulate.js';
 
 /** Most series drawn per campaign. */

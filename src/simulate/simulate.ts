@@ -13,9 +13,9 @@ import type { CollectedBatch, SignalValue } from '../types.js';
 import type { DecoderTable } from '../decode/index.js';
 import { readCandump, type CandumpInput, type CandumpStats } from '../sources/index.js';
 import { encodeBatch } from '../batches/index.js';
-import { CampaignEngine } from '../campaigns/engine/index.js';
+import { CampaignEngine } from '../campaigns/index.js';
 import { campaignSignalNames, type Campaign } from '../campaigns/index.js';
-import { bindManifest, manifestDecoders, type Manifest } from '../manifest/manifest.js';
+import { bindManifest, manifestDecoders, type Manifest } from '../manifest/index.js';
 
 export interface SimulationProgress {
   /** Input bytes read so far (compressed bytes for a .gz file). */

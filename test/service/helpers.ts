@@ -1,6 +1,5 @@
 import type { AgentStatus } from '../../src/control/agent.js';
 export { cli } from '../helpers/cli.js';
-import { cli } from '../helpers/cli.js';
 
 
 /** A full, realistic status snapshot (two buses, one OBD adapter, two campaigns). */

@@ -154,7 +154,7 @@ describe('Uploader with a real mosquitto', () => {
     const seen = await broker.subscribe('edgewise/car-parts/batches/#');
     const conn = connection('car-parts', { statusTopic: false });
     let ackedAtRemove = -1;
-    let u: Uploader | undefined;
+    let u: Uploader | undefined; // eslint-disable-line prefer-const -- the onRemove closure above the assignment reads it
     q.onRemove = (seq) => {
       if (seq === good.seq) ackedAtRemove = u!.stats().acked;
     };

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
-import { loadConfig, type DaemonConfig } from '../../daemon/config.js';
+import { loadConfig, type DaemonConfig } from '../../daemon/index.js';
 
 /**
  * Files the daemon will need that are not there (or not readable) on this machine. Not an error:

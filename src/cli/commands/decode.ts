@@ -2,7 +2,6 @@
  * `edgewise decode`: decode a candump log with DBC files, as readable text, as JSON lines (one
  * object per frame line, a contract other tools read) or as a summary (`--stats`).
  */
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { EdgewiseError } from '../../errors.js';

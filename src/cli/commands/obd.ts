@@ -25,7 +25,7 @@ import {
   type ElmFraming,
   type ObdTransport,
 } from '../../obd/index.js';
-import { openSocketCanPort } from '../../obd/socketcan-port.js';
+import { openSocketCanPort } from '../../obd/index.js';
 
 /** Connects, discovers and reads everything once: adapter, ECUs, supported PIDs and their values, VIN, DTCs. */
 async function scan(t: ObdTransport): Promise<Record<string, unknown>> {

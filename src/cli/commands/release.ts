@@ -19,7 +19,7 @@ import {
 } from '../../control/index.js';
 import { EdgewiseError } from '../../errors.js';
 
-import { DEFAULT_INSTALL_ROOT } from '../../daemon/config.js';
+import { DEFAULT_INSTALL_ROOT } from '../../daemon/index.js';
 export const DEFAULT_KEYS = '/etc/edgewise/ota-keys';
 
 export function register(program: Command): void {

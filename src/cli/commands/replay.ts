@@ -10,8 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { EdgewiseError } from '../../errors.js';
 import type { CanFrame } from '../../types.js';
-import { candumpChunks, type CandumpInput, type CandumpStats } from '../../sources/candump.js';
-import { SocketCanWriter } from '../../can/socketcan.js';
+import { candumpChunks, type CandumpInput, type CandumpStats } from '../../sources/index.js';
+import { SocketCanWriter } from '../../can/index.js';
 
 export interface ReplayOptions {
   /** Interface for every frame whose log interface is not in `map`. */

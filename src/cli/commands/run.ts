@@ -2,12 +2,12 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Command } from 'commander';
 import { EdgewiseError } from '../../errors.js';
-import { loadConfig, type DaemonConfig } from '../../daemon/config.js';
-import { demoConfig } from '../../daemon/demo.js';
-import { Daemon } from '../../daemon/daemon.js';
-import { createLogger } from '../../daemon/logger.js';
+import { loadConfig, type DaemonConfig } from '../../daemon/index.js';
+import { demoConfig } from '../../daemon/index.js';
+import { Daemon } from '../../daemon/index.js';
+import { createLogger } from '../../daemon/index.js';
 import { decodeBatch } from '../../batches/index.js';
-import { otaBootCheck } from '../../control/ota/updater.js';
+import { otaBootCheck } from '../../control/index.js';
 import { VERSION } from '../../version.js';
 
 /**

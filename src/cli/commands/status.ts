@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { AgentStatus } from '../../control/agent.js';
-import { INSTALLED_CONFIG, INSTALLED_STATUS_SOCKET, loadConfig } from '../../daemon/config.js';
-import { readStatus } from '../../daemon/status-server.js';
+import type { AgentStatus } from '../../control/index.js';
+import { INSTALLED_CONFIG, INSTALLED_STATUS_SOCKET, loadConfig } from '../../daemon/index.js';
+import { readStatus } from '../../daemon/index.js';
 import { EdgewiseError } from '../../errors.js';
 
 function num(n: number): string {

@@ -79,7 +79,7 @@ const connection = new MqttConnection({
 });
 connection.start();
 
-let plane: ControlPlane;
+let plane: ControlPlane; // eslint-disable-line prefer-const -- assigned after `agent`, which reads it
 const agent: AgentControl = {
   status: (): AgentStatus => ({
     agent: { version, configHash: '0', startedAt: new Date().toISOString(), uptimeSeconds: 0, pid: process.pid, vehicle: cfg.thing },
