@@ -11,22 +11,21 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { EdgewiseError } from '../errors.js';
-import type { CanFrame, CollectedBatch, SignalValue } from '../types.js';
+import type { CollectedBatch } from '../types.js';
 import { VERSION } from '../version.js';
 import { campaignSignalNames, CampaignEngine, type Campaign } from '../campaigns/index.js';
-import { bindManifest, loadManifest, manifestDecoders, type ManifestBinding, type Manifest } from '../manifest/index.js';
+import { bindManifest, loadManifest, manifestDecoders, type Manifest } from '../manifest/index.js';
 import type { DecoderTable } from '../decode/index.js';
 import { encodeBatch, PartitionGates, partitionLimits, splitByPartition } from '../batches/index.js';
 import { BatchStore } from '../store/index.js';
 import { MqttConnection, startDevBroker, Uploader, type DevBroker } from '../upload/index.js';
 import type { FrameSource, SignalSource } from '../sources/index.js';
 import { createSource } from './sources.js';
-import { ControlPlane } from '../control/index.js';
-import { SettingsPatchSchema } from '../control/index.js';
-import type { AgentControl, AgentStatus, CampaignChange, DeepPartial, RuntimeSettings } from '../control/index.js';
+import { ControlPlane, SettingsPatchSchema, type AgentControl, type AgentStatus, type CampaignChange, type DeepPartial, type RuntimeSettings } from '../control/index.js';
 import { CampaignSet } from './campaign-set.js';
 import type { DaemonConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { Pipeline } from './pipeline.js';
 import { SdNotifier } from './sdnotify.js';
 import { StatusServer } from './status-server.js';
 import type { MetricsServer } from './metrics.js';
@@ -63,7 +62,6 @@ export class Daemon implements AgentControl {
   private manifest!: Manifest;
   private decoders!: (iface: string) => DecoderTable;
   private engine!: CampaignEngine;
-  private binding!: ManifestBinding;
   private campaignSet!: CampaignSet;
   private gates!: PartitionGates;
   store!: BatchStore;
@@ -79,9 +77,7 @@ export class Daemon implements AgentControl {
   private wantedSignals = new Set<number>();
   private readonly campaignCounters = new Map<string, { triggers: number; batches: number }>();
   private settings: RuntimeSettings;
-  private decodeStats = { frames: 0, unknown: 0 };
-  private lastTimeMs = 0;
-  private lastFrameWall = 0;
+  private pipeline!: Pipeline;
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -97,8 +93,6 @@ export class Daemon implements AgentControl {
   private control: ControlPlane | undefined;
   private metricsServer: MetricsServer | undefined;
   private readonly gc: (() => void) | undefined;
-  private readonly sink = (signalId: number, timeMs: number, value: SignalValue): void => this.engine.ingest(signalId, timeMs, value);
-  private readonly onFrame = (frame: CanFrame): void => this.handleFrame(frame);
 
   private constructor(config: DaemonConfig, private readonly opts: DaemonOptions) {
     this.config = config;
@@ -148,6 +142,7 @@ export class Daemon implements AgentControl {
       vehicleRunId: Math.floor(Date.now() / 1000) & 0xffff,
     });
     this.gates = new PartitionGates(this.engine, () => this.uploader?.wake());
+    this.pipeline = new Pipeline({ engine: this.engine, gates: this.gates, manifest: this.manifest, decoders: this.decoders, log: this.log });
     this.campaignSet = new CampaignSet(cfg.campaigns.dir, this.manifest);
     for (const c of this.campaignSet.load()) {
       for (const w of c.warnings) this.log.warn({ file: c.file, path: w.path }, w.message);
@@ -194,15 +189,15 @@ export class Daemon implements AgentControl {
       if (built.kind === 'frames') {
         await built.source.start((frame) => {
           counters.frames++;
-          this.onFrame(frame);
+          this.pipeline.onFrame(frame);
         });
       } else {
         await built.source.start({
           sample: (id, timeMs, value) => {
             counters.frames++;
-            this.handleSample(id, timeMs, value);
+            this.pipeline.onSample(id, timeMs, value);
           },
-          dtcs: (timeMs, codes) => this.handleDtcs(timeMs, codes),
+          dtcs: this.pipeline.onDtcs,
         });
       }
       this.log.info({ source: src.name }, 'source open');
@@ -366,67 +361,11 @@ export class Daemon implements AgentControl {
     this.control.start();
   }
 
-  // ------------------------------------------------------------------ hot path
-
-  private handleFrame(frame: CanFrame): void {
-    this.decodeStats.frames++;
-    this.lastFrameWall = Date.now();
-    try {
-      if (this.binding.dispatch(frame, this.sink) === 0 && this.binding.route(frame.iface, frame.id, frame.extended) === undefined) {
-        // Not routed: either no campaign needs it (fine) or its DBC does not know it (counted).
-        const table = this.tableFor(frame.iface);
-        if (!frame.error && (!table || !table.lookup(frame.id, frame.extended))) this.decodeStats.unknown++;
-      }
-      if (frame.timeMs > this.lastTimeMs) this.lastTimeMs = frame.timeMs;
-      this.engine.advance(this.lastTimeMs);
-      this.gates.tick(this.lastTimeMs);
-    } catch (e) {
-      // Never crash on data from the bus.
-      this.log.error({ err: e, iface: frame.iface, id: frame.id }, 'frame processing failed');
-    }
-  }
-
-  private handleSample(signalId: number, timeMs: number, value: SignalValue): void {
-    try {
-      if (timeMs > this.lastTimeMs) this.lastTimeMs = timeMs;
-      this.engine.ingest(signalId, timeMs, value);
-      this.engine.advance(this.lastTimeMs);
-    } catch (e) {
-      this.log.error({ err: e, signalId }, 'sample processing failed');
-    }
-  }
-
-  private handleDtcs(timeMs: number, codes: string[]): void {
-    try {
-      this.engine.ingestDtcs(timeMs, codes);
-    } catch (e) {
-      this.log.error({ err: e }, 'DTC processing failed');
-    }
-  }
-
-  private readonly tables = new Map<string, DecoderTable | null>();
-
-  /** The DBC bound to an interface in the manifest (null when none). */
-  private tableFor(iface: string): DecoderTable | null {
-    let t = this.tables.get(iface);
-    if (t === undefined) {
-      t = this.manifest.dbc[iface] !== undefined ? this.decoders(iface) : null;
-      this.tables.set(iface, t);
-    }
-    return t;
-  }
-
-  /** Live buses can go quiet: keep time-based campaigns and post-trigger windows moving. */
+  /** Live buses can go quiet: keep engine time moving (not for log replays, whose time is the log's). */
   private idleAdvance(): void {
-    if (this.stopping || !this.engine) return;
-    const live = this.sources.some((s) => s.status().kind !== 'log');
-    if (!live) return;
-    const now = Date.now();
-    if (now - this.lastFrameWall >= 1000 && now > this.lastTimeMs) {
-      this.lastTimeMs = now;
-      this.engine.advance(now);
-      this.gates.tick(now);
-    }
+    if (this.stopping || !this.pipeline) return;
+    if (!this.sources.some((s) => s.status().kind !== 'log')) return;
+    this.pipeline.idleAdvance(Date.now());
   }
 
   // ------------------------------------------------------------------ batches -> store
@@ -475,7 +414,7 @@ export class Daemon implements AgentControl {
       }
     }
     this.wantedSignals = wanted;
-    this.binding = bindManifest(this.manifest, { dbcFor: this.decoders, wanted: (id) => wanted.has(id) });
+    this.pipeline.bind(bindManifest(this.manifest, { dbcFor: this.decoders, wanted: (id) => wanted.has(id) }));
   }
 
   private campaignsChanged(): void {
@@ -568,7 +507,7 @@ export class Daemon implements AgentControl {
       running: !this.stopping,
       connected: this.connection?.connected ?? false,
       controlSubscribed: this.controlSubscribed,
-      dataFlowing: Date.now() - this.lastFrameWall < 5000,
+      dataFlowing: Date.now() - (this.pipeline?.lastFrameWall ?? 0) < 5000,
     };
   }
 
@@ -603,7 +542,7 @@ export class Daemon implements AgentControl {
         const c = this.sourceCounters.get(s);
         return { name: ss.name, kind: ss.kind, state: ss.state, frames: ss.frames, framesPerSecond: c?.fps ?? 0, errors: ss.errors, dropped: (ss.detail?.dropped as number | undefined) ?? undefined };
       }),
-      decode: { frames: this.decodeStats.frames, unknown: this.decodeStats.unknown, errors: this.binding.stats.decodeErrors },
+      decode: { frames: this.pipeline.stats.frames, unknown: this.pipeline.stats.unknown, errors: this.pipeline.decodeErrors },
       store: {
         bytes: st.bytes,
         maxBytes: this.settings.store.maxBytes,
@@ -639,7 +578,7 @@ export class Daemon implements AgentControl {
    * store (or `timeoutMs` passed). Returns the batches still stored.
    */
   async drain(timeoutMs: number): Promise<number> {
-    if (this.lastTimeMs > 0) this.engine.flush(this.lastTimeMs);
+    if (this.pipeline.lastTimeMs > 0) this.engine.flush(this.pipeline.lastTimeMs);
     await this.drainPuts();
     const deadline = Date.now() + timeoutMs;
     while (this.uploader && this.settings.upload.enabled && this.store.stats().batches > 0 && Date.now() < deadline) {
@@ -671,7 +610,7 @@ export class Daemon implements AgentControl {
       await this.statusServer?.stop().catch(() => undefined);
       await Promise.allSettled(this.sources.map((s) => s.stop()));
       try {
-        if (this.engine && this.lastTimeMs > 0) this.engine.flush(this.lastTimeMs);
+        if (this.engine && this.pipeline && this.pipeline.lastTimeMs > 0) this.engine.flush(this.pipeline.lastTimeMs);
       } catch (e) {
         this.log.error({ err: e }, 'flush failed');
       }
