@@ -15,7 +15,7 @@
 #   /var/lib/edgewise/{store,campaigns}   edgewise 0700 (StateDirectory)
 #   /var/log/edgewise                     edgewise 0750 (LogsDirectory)
 #   /etc/systemd/system/edgewise.service, edgewise-rollback.service
-#   /usr/local/lib/edgewise/edgewise-rollback, /usr/local/bin/edgewise (CLI wrapper)
+#   /usr/lib/edgewise/edgewise-rollback, /usr/local/bin/edgewise (CLI wrapper)
 #
 # Idempotent: running it twice gives the same tree. Config, manifest, certificates, keys and
 # state are never overwritten.
@@ -82,10 +82,11 @@ ETC="/etc/edgewise"
 STATE="/var/lib/edgewise"
 LOGS="/var/log/edgewise"
 UNITDIR="/etc/systemd/system"
-LIBDIR="/usr/local/lib/edgewise"
+LIBDIR="/usr/lib/edgewise"
 BINDIR="/usr/local/bin"
 
-systemd_running() { [ -z "$PREFIX" ] && [ -d /run/systemd/system ] && [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; }
+# systemd is PID 1: its runtime directory exists and /proc/1/comm says so (no `ps`: minimal images lack procps).
+systemd_running() { [ -z "$PREFIX" ] && [ -d /run/systemd/system ] && [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; }
 skipped() { say "skipped ($1): $2"; }
 
 # --- who owns what ------------------------------------------------------------------------------
@@ -181,6 +182,22 @@ VERSION="$(json_version "$SRC/release.json")"
 [[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]] || die "cannot determine the release version (got '$VERSION')"
 say "installing edgewise $VERSION into ${PREFIX:-/}"
 
+# --- architecture and runtime ---------------------------------------------------------------------
+# json_field <file> <key>: a top-level string field of release.json (pretty-printed by build.mjs).
+json_field() { [ -f "$1" ] && sed -n "s/^[[:space:]]*\"$2\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" "$1" | head -n 1; }
+case "$(uname -m)" in
+  aarch64 | arm64) HOST_ARCH=arm64 ;;
+  x86_64 | amd64) HOST_ARCH=x64 ;;
+  armv6l | armv7l | armhf | arm)
+    [ -n "$PREFIX" ] || die "32-bit ARM ($(uname -m)) is not supported: aws-crt, the MQTT/TLS client, has no prebuilt binary for it. Install the 64-bit Raspberry Pi OS (or any arm64 Linux) and use the arm64 release (docs/hardware.md)"
+    HOST_ARCH=arm ;;
+  *) HOST_ARCH="$(uname -m)" ;;
+esac
+REL_ARCH="$(json_field "$SRC/release.json" arch || true)"
+if [ -n "$REL_ARCH" ] && [ "$REL_ARCH" != "$HOST_ARCH" ] && [ -z "${EDGEWISE_INSTALL_ANY_ARCH:-}" ]; then
+  die "$FROM is the linux-$REL_ARCH release; this machine is linux-$HOST_ARCH: use edgewise-$VERSION-linux-$HOST_ARCH.tar.gz"
+fi
+
 # --- directories ------------------------------------------------------------------------------------
 mkdir -p "$R/opt" "$R/etc" "$R/var/lib" "$R/var/log" "$R$UNITDIR" "$R$LIBDIR" "$R$BINDIR"
 mkdir_owned "$APP" 0755 "$SVC_UID" "$SVC_GID"            # the agent swaps current/ itself (OTA)
@@ -201,6 +218,15 @@ mkdir -p "$R$STAGE"
 cp -a "$SRC/." "$R$STAGE/"
 if [ ! -f "$R$STAGE/release.json" ]; then
   printf '{\n  "version": "%s"\n}\n' "$VERSION" >"$R$STAGE/release.json"
+fi
+# The unit runs current/runtime/bin/node: the release's own Node when it brings one (build.mjs), else a
+# link to the system's (OTA makes the same link for such releases, src/control/ota/compat.ts).
+if [ ! -e "$R$STAGE/runtime/bin/node" ] && [ ! -L "$R$STAGE/runtime/bin/node" ]; then
+  mkdir -p "$R$STAGE/runtime/bin"
+  ln -s /usr/bin/node "$R$STAGE/runtime/bin/node"
+  BUNDLED=no
+else
+  BUNDLED=yes
 fi
 chown -R "$SVC_UID:$SVC_GID" "$R$STAGE"
 chmod -R u+rwX,go+rX,go-w "$R$STAGE"
@@ -228,7 +254,26 @@ if [ -e "$R$ETC/config.yaml" ]; then
   chmod 0640 "$R$ETC/config.yaml"
 else
   [ -f "$EXAMPLE_FILE" ] || die "no config example '$EXAMPLE' (examples/config/$EXAMPLE.yaml)"
-  install_file "$EXAMPLE_FILE" "$ETC/config.yaml" 0640 "$ROOT_UID" "$SVC_GID"
+  # The examples' relative paths point into the source tree (examples/, campaigns/, var/): map them
+  # to where an installed system keeps those things, so the config works from /etc/edgewise.
+  sed -e 's#: \.\./manifest\.yaml#: manifest.yaml#' \
+      -e 's#: \.\./\.\./campaigns\b#: /var/lib/edgewise/campaigns#' \
+      -e 's#: \.\./drive\.log\.gz#: /opt/edgewise/current/examples/drive.log.gz#' \
+      -e 's#: \.\./\.\./var/[A-Za-z0-9_-]*/store\b#: /var/lib/edgewise/store#' \
+      -e 's#: \.\./\.\./var/[A-Za-z0-9_-]*/dev-broker\b#: /var/lib/edgewise/dev-broker#' \
+      -e 's#: \.\./\.\./var/[A-Za-z0-9_-]*/[A-Za-z0-9_-]*\.sock\b#: /run/edgewise/status.sock#' \
+      "$EXAMPLE_FILE" >"$WORK/config.yaml"
+  if grep -nE '^[^#]*: *\.\./' "$WORK/config.yaml" >&2; then
+    die "examples/config/$EXAMPLE.yaml has relative paths outside /etc/edgewise that install.sh cannot map (above)"
+  fi
+  install_file "$WORK/config.yaml" "$ETC/config.yaml" 0640 "$ROOT_UID" "$SVC_GID"
+  # The bench example collects with the bundled example campaigns: give it a copy to start with.
+  if grep -q '^  dir: /var/lib/edgewise/campaigns' "$WORK/config.yaml" && [ -d "$R$REL/campaigns" ] && [ -z "$(ls -A "$R$STATE/campaigns")" ] && [ "$EXAMPLE" = bench ]; then
+    cp "$R$REL/campaigns/"* "$R$STATE/campaigns/"
+    chown -R "$SVC_UID:$SVC_GID" "$R$STATE/campaigns"
+    chmod 0600 "$R$STATE/campaigns/"*
+    say "copied the example campaigns into $STATE/campaigns"
+  fi
   say "installed $ETC/config.yaml from examples/config/$EXAMPLE.yaml: edit vehicle.name, upload.* and sources"
 fi
 # Decoder manifest and DBC files: the bundled example as a starting point (paths made local).
@@ -260,22 +305,19 @@ install_file "$UNITS_SRC/edgewise-rollback.sh" "$LIBDIR/edgewise-rollback" 0755 
 cat >"$R$BINDIR/edgewise.tmp.$$" <<EOF
 #!/bin/sh
 # edgewise CLI of the installed release (scripts/install.sh)
-exec /usr/bin/node $APP/current/dist/cli/main.js "\$@"
+exec $APP/current/runtime/bin/node $APP/current/dist/cli/main.js "\$@"
 EOF
 mv -f "$R$BINDIR/edgewise.tmp.$$" "$R$BINDIR/edgewise"
 chown "$ROOT_UID:$ROOT_GID" "$R$BINDIR/edgewise"
 chmod 0755 "$R$BINDIR/edgewise"
 
 # --- node ------------------------------------------------------------------------------------------------
-if [ -z "$PREFIX" ]; then
-  case "$(uname -m)" in
-    armv6l | armv7l | armhf | arm) say "WARNING: 32-bit ARM ($(uname -m)): aws-crt (the MQTT client) has no prebuilt binary for it; use a 64-bit OS (see docs/operations.md)" ;;
-  esac
+if [ -z "$PREFIX" ] && [ "$BUNDLED" = no ]; then
   if [ ! -x /usr/bin/node ]; then
-    say "WARNING: /usr/bin/node not found; the unit runs /usr/bin/node (install Node.js >= 20, see docs/operations.md)"
+    say "WARNING: this release brings no Node.js and /usr/bin/node is missing: install Node.js >= 20 or use a release with its own runtime (docs/hardware.md)"
   else
     major="$(/usr/bin/node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
-    [ "$major" -ge 20 ] 2>/dev/null || say "WARNING: /usr/bin/node is $(/usr/bin/node -v 2>/dev/null); edgewise needs Node.js >= 20"
+    [ "$major" -ge 20 ] 2>/dev/null || say "WARNING: /usr/bin/node is $(/usr/bin/node -v 2>/dev/null); edgewise needs Node.js >= 20 (or use a release with its own runtime)"
   fi
 fi
 
