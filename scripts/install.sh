@@ -29,6 +29,7 @@ PREFIX=""
 FROM=""
 EXAMPLE="raspberry-pi"
 START=yes
+PACKAGED=no
 OWNER=""
 SERVICE_USER="edgewise"
 
@@ -46,6 +47,10 @@ usage: install.sh [--prefix DIR] [--from DIR|TARBALL] [--example NAME] [--owner 
   --example NAME      config example copied to /etc/edgewise/config.yaml when there is none:
                       $(cd "$REPO/examples/config" 2>/dev/null && ls *.yaml 2>/dev/null | sed 's/\.yaml$//' | tr '\n' ' ')(default raspberry-pi)
   --no-start          install and enable, but do not start or restart the service
+  --packaged          run by the .deb's postinst: the release is already unpacked in
+                      /opt/edgewise/releases/<version> (the script's own release) and the
+                      package owns the units, the rollback helper and /usr/bin/edgewise;
+                      everything else (user, directories, config, current) as usual
 EOF
 }
 
@@ -63,6 +68,7 @@ while [ $# -gt 0 ]; do
     --owner) OWNER="${2:?--owner needs UID:GID}"; shift 2 ;;
     --owner=*) OWNER="${1#*=}"; shift ;;
     --no-start) START=no; shift ;;
+    --packaged) PACKAGED=yes; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -141,7 +147,11 @@ install_file() {
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/edgewise-install.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 SRC=""
-if [ -z "$FROM" ]; then
+if [ "$PACKAGED" = yes ]; then
+  [ -z "$FROM" ] || die "--packaged installs the release this script belongs to; --from makes no sense with it"
+  SRC="$REPO"
+  case "$SRC" in "$R$APP"/releases/*) ;; *) die "--packaged: $SRC is not under $APP/releases" ;; esac
+elif [ -z "$FROM" ]; then
   command -v npm >/dev/null || die "npm not found: install Node.js >= 20 (see docs/operations.md) or pass --from"
   say "building $REPO"
   (cd "$REPO" && npm run build >&2)
@@ -213,9 +223,14 @@ mkdir_owned "$LOGS" 0750 "$SVC_UID" "$SVC_GID"
 # --- release + current symlink ------------------------------------------------------------------------
 REL="$APP/releases/$VERSION"
 STAGE="$APP/releases/.install-$VERSION"
+if [ "$PACKAGED" = yes ]; then
+  [ "$SRC" = "$R$REL" ] || die "--packaged: this release is $SRC, its version says $REL"
+  STAGE="$REL"   # dpkg unpacked it in place: fix owners and the runtime link there, copy nothing
+else
 rm -rf "$R$STAGE"
 mkdir -p "$R$STAGE"
 cp -a "$SRC/." "$R$STAGE/"
+fi
 if [ ! -f "$R$STAGE/release.json" ]; then
   printf '{\n  "version": "%s"\n}\n' "$VERSION" >"$R$STAGE/release.json"
 fi
@@ -230,12 +245,16 @@ else
 fi
 chown -R "$SVC_UID:$SVC_GID" "$R$STAGE"
 chmod -R u+rwX,go+rX,go-w "$R$STAGE"
-if [ -e "$R$REL" ]; then
+if [ "$PACKAGED" = yes ]; then
+  :
+elif [ -e "$R$REL" ]; then
   # Same version again: swap the directory (old copy removed after current points at the new one).
   mv "$R$REL" "$R$APP/releases/.old-$VERSION.$$"
 fi
-mv "$R$STAGE" "$R$REL"
-rm -rf "$R$APP/releases/.old-$VERSION.$$"
+if [ "$PACKAGED" = no ]; then
+  mv "$R$STAGE" "$R$REL"
+  rm -rf "$R$APP/releases/.old-$VERSION.$$"
+fi
 
 PREVIOUS="$(readlink "$R$APP/current" 2>/dev/null || true)"
 ln -sfn "releases/$VERSION" "$R$APP/.current.install.tmp"
@@ -296,6 +315,9 @@ find "$R$ETC/certs" -type f -exec chown "$SVC_UID:$SVC_GID" {} + -exec chmod 060
 find "$R$ETC/ota-keys" -type f -exec chown "$ROOT_UID:$SVC_GID" {} + -exec chmod 0640 {} +
 
 # --- systemd units, helpers, CLI -----------------------------------------------------------------------
+if [ "$PACKAGED" = yes ]; then
+  say "units, rollback helper and /usr/bin/edgewise come with the package"
+else
 UNITS_SRC="$R$REL/systemd"
 [ -f "$UNITS_SRC/edgewise.service" ] || UNITS_SRC="$REPO/systemd"
 install_file "$UNITS_SRC/edgewise.service" "$UNITDIR/edgewise.service" 0644 "$ROOT_UID" "$ROOT_GID"
@@ -310,6 +332,7 @@ EOF
 mv -f "$R$BINDIR/edgewise.tmp.$$" "$R$BINDIR/edgewise"
 chown "$ROOT_UID:$ROOT_GID" "$R$BINDIR/edgewise"
 chmod 0755 "$R$BINDIR/edgewise"
+fi
 
 # --- node ------------------------------------------------------------------------------------------------
 if [ -z "$PREFIX" ] && [ "$BUNDLED" = no ]; then

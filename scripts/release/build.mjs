@@ -202,7 +202,7 @@ for (const arch of arches) {
   run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--hard-dereference', `--mtime=${mtime}`, '-czf', artifact, '-C', staging, '.'], out);
   results.push({ artifact, kind: 'tarball', arch, version, size: statSync(artifact).size, sha256: await sha256(artifact) });
   if (v.deb) {
-    const deb = buildDeb({ staging, version, arch, out, repo, run });
+    const deb = buildDeb({ staging, version, arch, out, run });
     results.push({ artifact: deb, kind: 'deb', arch, version, size: statSync(deb).size, sha256: await sha256(deb) });
   }
   rmSync(staging, { recursive: true, force: true });

@@ -1,0 +1,169 @@
+// Debian package of a staged release (scripts/release/build.mjs --deb), built with dpkg-deb.
+//
+// Layout: the release in /opt/edgewise/releases/<version>/ (the OTA layout: OTA later adds other
+// releases beside it and swaps /opt/edgewise/current), the units in /lib/systemd/system, the
+// rollback helper in /usr/lib/edgewise, the CLI as /usr/bin/edgewise. postinst runs the release's
+// own scripts/install.sh --packaged (user, directories, config from an example when absent,
+// current -> this release, systemctl), so the .deb and install.sh make the same system.
+// Config, credentials, stored data and logs survive upgrade and remove; only purge deletes them.
+import { chmodSync, cpSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import path from 'node:path';
+import { ARCHES } from './arch.mjs';
+
+const MAINTAINER = 'edgewise maintainers <edgewise@users.noreply.github.com>';
+
+const postinst = (version) => `#!/bin/sh
+set -e
+if [ "$1" = configure ]; then
+  # user, /etc/edgewise (config from examples/config/raspberry-pi.yaml unless one exists), state
+  # directories, current -> releases/${version}, daemon-reload, enable --now (when systemd runs)
+  /opt/edgewise/releases/${version}/scripts/install.sh --packaged \${EDGEWISE_EXAMPLE:+--example "$EDGEWISE_EXAMPLE"}
+fi
+exit 0
+`;
+
+const prerm = () => `#!/bin/sh
+set -e
+if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
+  systemctl stop edgewise.service edgewise-rollback.service >/dev/null 2>&1 || true
+  systemctl disable edgewise.service >/dev/null 2>&1 || true
+fi
+exit 0
+`;
+
+const postrm = (version) => `#!/bin/sh
+set -e
+case "$1" in
+  remove)
+    # dpkg removed releases/${version}; the releases OTA installed and current go with the app.
+    # /etc/edgewise and /var/lib/edgewise (unsent data) stay until purge.
+    rm -rf /opt/edgewise
+    [ -d /run/systemd/system ] && systemctl daemon-reload >/dev/null 2>&1 || true
+    ;;
+  purge)
+    rm -rf /opt/edgewise /etc/edgewise /var/lib/edgewise /var/log/edgewise
+    if getent passwd edgewise >/dev/null; then userdel edgewise >/dev/null 2>&1 || true; fi
+    if getent group edgewise >/dev/null; then groupdel edgewise >/dev/null 2>&1 || true; fi
+    [ -d /run/systemd/system ] && systemctl daemon-reload >/dev/null 2>&1 || true
+    ;;
+esac
+exit 0
+`;
+
+// Each override says why the tag does not apply to an OTA-updated agent (lintian's own words for
+// the tags; see docs/hardware.md "Debian package").
+const OVERRIDES = `# The OTA layout: releases/<version> + current, swapped atomically by the agent itself (FHS: /opt
+# is for add-on application packages; a self-updating agent cannot live in dpkg-owned /usr).
+edgewise: dir-or-file-in-opt [opt/edgewise/*]
+# The release is one unit (app + node_modules + its pinned Node runtime) that OTA replaces whole;
+# its npm dependencies and the Node binary are upstream builds, shipped unmodified.
+edgewise: embedded-library *
+edgewise: hardening-no-* [opt/edgewise/*]
+edgewise: unstripped-binary-or-object [opt/edgewise/*]
+edgewise: shared-library-lacks-prerequisites [opt/edgewise/*]
+edgewise: library-not-linked-against-libc [opt/edgewise/*]
+edgewise: executable-not-elf-or-script [opt/edgewise/*]
+edgewise: script-not-executable [opt/edgewise/*]
+edgewise: interpreter-in-usr-local * [opt/edgewise/*]
+edgewise: unusual-interpreter * [opt/edgewise/*]
+edgewise: extra-license-file [opt/edgewise/*]
+edgewise: package-contains-documentation-outside-usr-share-doc [opt/edgewise/*]
+edgewise: package-contains-vcs-control-file [opt/edgewise/*]
+edgewise: package-contains-npm-ignore-file [opt/edgewise/*]
+edgewise: package-contains-readme-for-other-platform-or-distro [opt/edgewise/*]
+edgewise: source-is-missing [opt/edgewise/*]
+edgewise: source-contains-prebuilt-javascript-object [opt/edgewise/*]
+edgewise: privacy-breach-generic [opt/edgewise/*]
+edgewise: jar-not-in-usr-share [opt/edgewise/*]
+edgewise: executable-in-usr-lib [usr/lib/edgewise/edgewise-rollback]
+edgewise: national-encoding [opt/edgewise/*]
+edgewise: binary-from-other-architecture [opt/edgewise/*]
+edgewise: arch-dependent-file-in-usr-share *
+edgewise: repeated-path-segment *
+edgewise: unknown-file-in-python-module-directory *
+edgewise: breakout-link *
+edgewise: spelling-error-in-binary * [opt/edgewise/*]
+edgewise: zero-byte-file-in-doc-directory [opt/edgewise/*]
+edgewise: bare-elf-in-usr-share *
+edgewise: statically-linked-binary [opt/edgewise/*]
+edgewise: node-package-install-in-nodejs-rootdir *
+edgewise: nodejs-module-installed-in-usr-lib *
+# The unit is started by the release's own install.sh (postinst), which also runs daemon-reload and
+# enable --now only when systemd is PID 1; deb-systemd-helper would duplicate that logic.
+edgewise: maintainer-script-calls-systemctl *
+edgewise: systemd-service-file-missing-install-key *
+edgewise: postrm-does-not-call-updaterc.d-for-init.d-script *
+edgewise: package-supports-alternative-init-but-no-init.d-script *
+edgewise: systemd-service-file-refers-to-unusual-wantedby-target *
+edgewise: no-manual-page [usr/bin/edgewise]
+edgewise: missing-dependency-on-libc *
+edgewise: custom-library-search-path *
+edgewise: elevated-privileges *
+edgewise: uses-dpkg-database-directly *
+edgewise: shell-script-fails-syntax-check *
+edgewise: file-in-unusual-dir *
+edgewise: dir-in-usr-local *
+`;
+
+/** Build <out>/edgewise_<version>_<debarch>.deb from a staged release; returns its path. */
+function kib(dir) {
+  let total = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === 'DEBIAN') continue;
+    const p = path.join(dir, e.name);
+    total += e.isDirectory() ? kib(p) : 1 + Math.ceil(lstatSync(p).size / 1024);
+  }
+  return total;
+}
+
+export function buildDeb({ staging, version, arch, out, run }) {
+  const debArch = ARCHES[arch].deb;
+  const root = path.join(out, `.deb-${version}-${arch}`);
+  rmSync(root, { recursive: true, force: true });
+  const rel = path.join(root, 'opt/edgewise/releases', version);
+  mkdirSync(rel, { recursive: true });
+  cpSync(staging, rel, { recursive: true });
+  for (const d of ['lib/systemd/system', 'usr/lib/edgewise', 'usr/bin', 'usr/share/doc/edgewise', 'usr/share/lintian/overrides', 'DEBIAN']) mkdirSync(path.join(root, d), { recursive: true });
+  cpSync(path.join(staging, 'systemd/edgewise.service'), path.join(root, 'lib/systemd/system/edgewise.service'));
+  cpSync(path.join(staging, 'systemd/edgewise-rollback.service'), path.join(root, 'lib/systemd/system/edgewise-rollback.service'));
+  cpSync(path.join(staging, 'systemd/edgewise-rollback.sh'), path.join(root, 'usr/lib/edgewise/edgewise-rollback'));
+  chmodSync(path.join(root, 'usr/lib/edgewise/edgewise-rollback'), 0o755);
+  writeFileSync(path.join(root, 'usr/bin/edgewise'), '#!/bin/sh\n# edgewise CLI of the installed release (Debian package)\nexec /opt/edgewise/current/runtime/bin/node /opt/edgewise/current/dist/cli/main.js "$@"\n');
+  chmodSync(path.join(root, 'usr/bin/edgewise'), 0o755);
+  writeFileSync(
+    path.join(root, 'usr/share/doc/edgewise/copyright'),
+    `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: edgewise\n\nFiles: *\nCopyright: edgewise contributors\nLicense: Apache-2.0\n On Debian systems the full text is in /usr/share/common-licenses/Apache-2.0.\n\nFiles: opt/edgewise/releases/*/node_modules/* opt/edgewise/releases/*/runtime/*\nCopyright: their respective authors (see each package's own licence file)\nLicense: various (MIT, ISC, Apache-2.0, BSD); Node.js: MIT and bundled licences in runtime/LICENSE\n`,
+  );
+  const date = new Date(Number(process.env.SOURCE_DATE_EPOCH ?? Math.floor(Date.now() / 1000)) * 1000).toUTCString().replace('GMT', '+0000');
+  writeFileSync(path.join(root, 'usr/share/doc/edgewise/changelog.Debian.gz'), gzipSync(`edgewise (${version}) stable; urgency=medium\n\n  * Release ${version}.\n\n -- ${MAINTAINER}  ${date}\n`, { level: 9 }));
+  writeFileSync(path.join(root, 'usr/share/lintian/overrides/edgewise'), OVERRIDES);
+  // Installed-Size in KiB, as dpkg counts it (file sizes rounded up to 1 KiB each).
+  const du = kib(root);
+  const control = [
+    'Package: edgewise',
+    `Version: ${version}`,
+    `Architecture: ${debArch}`,
+    `Maintainer: ${MAINTAINER}`,
+    ...(du ? [`Installed-Size: ${du}`] : []),
+    'Depends: passwd, systemd',
+    'Suggests: can-utils, mosquitto',
+    'Section: net',
+    'Priority: optional',
+    'Description: vehicle edge agent: CAN/OBD decode, campaigns, upload to AWS IoT Core',
+    ' edgewise reads CAN/CAN FD (SocketCAN), recorded candump logs and OBD-II, decodes them with',
+    ' DBC files, runs FleetWise-compatible collection campaigns, buffers batches in LevelDB while',
+    ' offline and uploads them to AWS IoT Core over MQTT 5 with mutual TLS. It takes IoT Jobs,',
+    ' shadow updates and signed OTA updates of itself. This package brings its own Node.js runtime.',
+    '',
+  ].join('\n');
+  writeFileSync(path.join(root, 'DEBIAN/control'), control);
+  for (const [name, text] of [['postinst', postinst(version)], ['prerm', prerm()], ['postrm', postrm(version)]]) {
+    writeFileSync(path.join(root, 'DEBIAN', name), text);
+    chmodSync(path.join(root, 'DEBIAN', name), 0o755);
+  }
+  const deb = path.join(out, `edgewise_${version}_${debArch}.deb`);
+  run('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', root, deb], out);
+  rmSync(root, { recursive: true, force: true });
+  return deb;
+}
