@@ -163,6 +163,8 @@ for (const arch of arches) {
     if (!existsSync(path.join(staging, 'package-lock.json'))) die('package-lock.json is required for npm ci');
     run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--ignore-scripts', `--cpu=${arch}`, '--os=linux', '--libc=glibc'], staging);
     pruneForeignBinaries(staging, arch);
+    // npm's command links are for developers; the agent runs dist/cli/main.js.
+    rmSync(path.join(staging, 'node_modules', '.bin'), { recursive: true, force: true });
     const headersFrom = runtimeVersion ? fetchRuntime(arch, runtimeVersion, work) : fetchRuntime(arch, process.versions.node, work);
     if (existsSync(path.join(staging, 'native', 'binding.gyp'))) buildNative(staging, arch, headersFrom);
     if (runtimeVersion) {
@@ -172,6 +174,10 @@ for (const arch of arches) {
       for (const f of ['LICENSE']) if (existsSync(path.join(headersFrom, f))) cpSync(path.join(headersFrom, f), path.join(staging, 'runtime', f));
       runtime = { bundled: true, node: runtimeVersion };
     }
+    // Owner rwX, everyone else rX (some packages ship 0744 files); the addon is a library, not a program.
+    run('chmod', ['-R', 'u+rwX,go+rX,go-w', staging], staging);
+    const addon = path.join(staging, 'native', 'build', 'Release', 'edgewise_can.node');
+    if (existsSync(addon)) chmodSync(addon, 0o644);
     // Every ELF file must be for the target: a wrong binary must fail here, not on a vehicle.
     const want = ARCHES[arch].elf;
     walk(staging, (p) => {
