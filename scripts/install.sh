@@ -81,6 +81,15 @@ if [ -n "$PREFIX" ]; then
 fi
 [ -n "$PREFIX" ] || [ "$(id -u)" = 0 ] || die "run as root (or use --prefix DIR to install into a scratch root)"
 [ -z "$OWNER" ] || [ -n "$PREFIX" ] || die "--owner is only for --prefix installs (the real install uses the $SERVICE_USER user)"
+# Before anything is changed: 32-bit ARM cannot run the agent at all.
+case "$(uname -m)" in
+  aarch64 | arm64) HOST_ARCH=arm64 ;;
+  x86_64 | amd64) HOST_ARCH=x64 ;;
+  armv6l | armv7l | armhf | arm)
+    [ -n "$PREFIX" ] || die "32-bit ARM ($(uname -m)) is not supported: aws-crt, the MQTT/TLS client, has no prebuilt binary for it. Install the 64-bit Raspberry Pi OS (or any arm64 Linux) and use the arm64 release (docs/hardware.md)"
+    HOST_ARCH=arm ;;
+  *) HOST_ARCH="$(uname -m)" ;;
+esac
 
 R="$PREFIX"                       # every target path is "$R/<absolute path>"
 APP="/opt/edgewise"
@@ -195,14 +204,6 @@ say "installing edgewise $VERSION into ${PREFIX:-/}"
 # --- architecture and runtime ---------------------------------------------------------------------
 # json_field <file> <key>: a top-level string field of release.json (pretty-printed by build.mjs).
 json_field() { [ -f "$1" ] && sed -n "s/^[[:space:]]*\"$2\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" "$1" | head -n 1; }
-case "$(uname -m)" in
-  aarch64 | arm64) HOST_ARCH=arm64 ;;
-  x86_64 | amd64) HOST_ARCH=x64 ;;
-  armv6l | armv7l | armhf | arm)
-    [ -n "$PREFIX" ] || die "32-bit ARM ($(uname -m)) is not supported: aws-crt, the MQTT/TLS client, has no prebuilt binary for it. Install the 64-bit Raspberry Pi OS (or any arm64 Linux) and use the arm64 release (docs/hardware.md)"
-    HOST_ARCH=arm ;;
-  *) HOST_ARCH="$(uname -m)" ;;
-esac
 REL_ARCH="$(json_field "$SRC/release.json" arch || true)"
 if [ -n "$REL_ARCH" ] && [ "$REL_ARCH" != "$HOST_ARCH" ] && [ -z "${EDGEWISE_INSTALL_ANY_ARCH:-}" ]; then
   die "$FROM is the linux-$REL_ARCH release; this machine is linux-$HOST_ARCH: use edgewise-$VERSION-linux-$HOST_ARCH.tar.gz"

@@ -123,7 +123,7 @@ export function buildDeb({ staging, version, arch, out, run }) {
     chmodSync(path.join(root, 'DEBIAN', name), 0o755);
   }
   const deb = path.join(out, `edgewise_${version}_${debArch}.deb`);
-  run('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', root, deb], out);
+  run('dpkg-deb', ['--root-owner-group', '-Zxz', '-z2', '--build', root, deb], out);
   rmSync(root, { recursive: true, force: true });
   return deb;
 }

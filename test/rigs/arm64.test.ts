@@ -184,6 +184,15 @@ describe.skipIf(rig.skip)(`arm64 release in an emulated Debian arm64 root${rig.s
     expect(wrong.status).toBe(1);
     expect(wrong.stderr).toContain('is the linux-x64 release; this machine is linux-arm64');
     expect(readFileSync(path.join(root2, 'opt/edgewise/current/release.json'), 'utf8')).toContain(`"version": "${PKG.version}"`);
+    // 32-bit ARM (a Pi on a 32-bit OS): refused before anything is changed, saying what to do.
+    writeFileSync(path.join(root2, 'tmp/x/uname'), '#!/bin/sh\n[ "$1" = -m ] && echo armv7l || exec /bin/uname "$@"\n', { mode: 0o755 });
+    const arm32 = spawnSync('chroot', [root2, 'bash', '/tmp/x/scripts/install.sh', '--from', `/tmp/${path.basename(tarball)}`], {
+      encoding: 'utf8',
+      env: { ...rig.env, PATH: `/tmp/x:${rig.env.PATH}` },
+    });
+    expect(arm32.status).toBe(1);
+    expect(arm32.stderr).toContain('32-bit ARM (armv7l) is not supported: aws-crt');
+    expect(arm32.stderr).toContain('64-bit Raspberry Pi OS');
     rmSync(root2, { recursive: true, force: true });
   }, 400_000);
 });
