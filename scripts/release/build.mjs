@@ -2,7 +2,7 @@
 // Build edgewise release artifacts for one or more Linux architectures from one machine.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,6 +115,36 @@ function pruneForeignBinaries(staging, arch) {
   visit(nm, 0);
 }
 
+/**
+ * What a vehicle does not need and a package must not carry: musl builds (the release is glibc),
+ * npm/git housekeeping files; modes normalised (a file is executable only when it is an ELF
+ * program or a script: some packages ship 0744 text files); our own addon stripped.
+ */
+function startsWithShebang(file) {
+  const fd = openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    return readSync(fd, b, 0, 2, 0) === 2 && b.toString('latin1') === '#!';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function tidy(staging, arch) {
+  walk(path.join(staging, 'node_modules'), (p) => {
+    const base = path.basename(p);
+    if (base.endsWith('.musl.node') || base === '.npmignore' || base === '.gitattributes') return rmSync(p);
+    const executable = elfMachine(p) !== undefined || startsWithShebang(p);
+    chmodSync(p, executable && !base.endsWith('.node') ? 0o755 : 0o644);
+  });
+  run('chmod', ['-R', 'u+rwX,go+rX,go-w', staging], staging);
+  const addon = path.join(staging, 'native', 'build', 'Release', 'edgewise_can.node');
+  if (existsSync(addon)) {
+    run(arch === hostArch() ? 'strip' : `${ARCHES[arch].cross}-strip`, ['--strip-unneeded', addon], staging);
+    chmodSync(addon, 0o644);
+  }
+}
+
 /** node-linux-<arch>@<version> from the npm registry: bin/node, headers (for node-gyp), LICENSE. */
 function fetchRuntime(arch, ver, work) {
   const dir = path.join(work, `node-${arch}-${ver}`);
@@ -174,10 +204,7 @@ for (const arch of arches) {
       for (const f of ['LICENSE']) if (existsSync(path.join(headersFrom, f))) cpSync(path.join(headersFrom, f), path.join(staging, 'runtime', f));
       runtime = { bundled: true, node: runtimeVersion };
     }
-    // Owner rwX, everyone else rX (some packages ship 0744 files); the addon is a library, not a program.
-    run('chmod', ['-R', 'u+rwX,go+rX,go-w', staging], staging);
-    const addon = path.join(staging, 'native', 'build', 'Release', 'edgewise_can.node');
-    if (existsSync(addon)) chmodSync(addon, 0o644);
+    tidy(staging, arch);
     // Every ELF file must be for the target: a wrong binary must fail here, not on a vehicle.
     const want = ARCHES[arch].elf;
     walk(staging, (p) => {

@@ -25,9 +25,11 @@ exit 0
 
 const prerm = () => `#!/bin/sh
 set -e
-if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
-  systemctl stop edgewise.service edgewise-rollback.service >/dev/null 2>&1 || true
-  systemctl disable edgewise.service >/dev/null 2>&1 || true
+if [ "$1" = remove ] && [ -d /run/systemd/system ] && command -v deb-systemd-invoke >/dev/null; then
+  deb-systemd-invoke stop edgewise.service edgewise-rollback.service >/dev/null 2>&1 || true
+fi
+if [ "$1" = remove ] && command -v deb-systemd-helper >/dev/null; then
+  deb-systemd-helper disable edgewise.service >/dev/null 2>&1 || true
 fi
 exit 0
 `;
@@ -53,11 +55,20 @@ exit 0
 
 // Each override says why the tag does not apply to an OTA-updated agent (lintian's own words for
 // the tags; see docs/hardware.md "Debian package").
-const OVERRIDES = `# The release is one unit (app + production node_modules + its pinned Node runtime) that OTA
+const OVERRIDES = `# /opt/edgewise is the OTA layout (releases/<version> + current) that the agent swaps itself,
+# atomically, when it updates over the air; dpkg-owned /usr cannot be rewritten by the service
+# (FHS 3.13: /opt is for add-on application software packages).
+edgewise: dir-or-file-in-opt [opt/edgewise/*]
+# The release is one unit (app + production node_modules + its pinned Node runtime) that OTA
 # replaces whole, on vehicles that have no Debian Node.js: the Node binary and the npm packages are
 # upstream builds shipped unmodified, run by the release's own runtime/bin/node.
 edgewise: missing-dep-for-interpreter node (does not satisfy nodejs:any) [opt/edgewise/releases/*]
 edgewise: hardening-no-pie [opt/edgewise/releases/*/runtime/bin/node]
+edgewise: unstripped-binary-or-object [opt/edgewise/releases/*/runtime/bin/node]
+edgewise: embedded-library zlib [opt/edgewise/releases/*/runtime/bin/node]
+edgewise: script-not-executable [opt/edgewise/releases/*/node_modules/*]
+# The CLI documents itself (edgewise --help, edgewise <command> --help) and in README.md.
+edgewise: no-manual-page [usr/bin/edgewise]
 edgewise: embedded-javascript-library please use * [opt/edgewise/releases/*/node_modules/*]
 edgewise: package-contains-eslint-config-file [opt/edgewise/releases/*/node_modules/*]
 edgewise: privacy-breach-generic * [opt/edgewise/releases/*/node_modules/*]
@@ -105,7 +116,7 @@ export function buildDeb({ staging, version, arch, out, run }) {
     `Architecture: ${debArch}`,
     `Maintainer: ${MAINTAINER}`,
     ...(du ? [`Installed-Size: ${du}`] : []),
-    'Depends: passwd, systemd',
+    'Depends: libc6 (>= 2.28), passwd, systemd',
     'Suggests: can-utils, mosquitto',
     'Section: net',
     'Priority: optional',

@@ -12,7 +12,10 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync,
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { startFakeCloud, type FakeCloud } from '../helpers/fake-cloud.js';
+import { startArtifactServer, type ArtifactServer } from '../control/support/https-server.js';
 import { SHARED_SKIP, arm64Rig, type Rig } from './rig.js';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -42,6 +45,8 @@ describe.skipIf(rig.skip)(`arm64 release in an emulated Debian arm64 root${rig.s
   let tarball: string;
   let root: string;
   let broker: TestBroker | undefined;
+  let cloud: FakeCloud | undefined;
+  let http: ArtifactServer | undefined;
   const inRoot = (args: string[], opts: { timeout?: number; input?: string } = {}): SpawnSyncReturns<string> =>
     spawnSync('chroot', [root, ...args], { encoding: 'utf8', timeout: opts.timeout ?? 120_000, env: rig.env, input: opts.input });
 
@@ -60,6 +65,8 @@ describe.skipIf(rig.skip)(`arm64 release in an emulated Debian arm64 root${rig.s
     copyFileSync(deb, path.join(root, 'tmp', path.basename(deb)));
   }, 900_000);
   afterAll(async () => {
+    await cloud?.close();
+    await http?.close();
     await broker?.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
@@ -162,6 +169,95 @@ describe.skipIf(rig.skip)(`arm64 release in an emulated Debian arm64 root${rig.s
     // The store it used is LevelDB written by arm64 code.
     expect(existsSync(path.join(d, 'store'))).toBe(true);
   }, 400_000);
+
+  it('updates itself over the air on arm64: job SUCCEEDED, current -> the new release, new version running', async () => {
+    broker ??= await startBroker();
+    cloud = await startFakeCloud(broker);
+    http = await startArtifactServer(path.join(tmp, 'http-pki'));
+    const thing = 'arm64-ota';
+    const next = PKG.version.replace(/(\d+)$/, (n) => String(Number(n) + 1));
+    // Release N+1: the same arm64 artifact with the version bumped, signed with a key the device trusts.
+    const x = path.join(tmp, 'next');
+    mkdirSync(x, { recursive: true });
+    expect(spawnSync('tar', ['-xzf', tarball, '-C', x]).status).toBe(0);
+    for (const f of ['release.json', 'package.json']) {
+      const j = JSON.parse(readFileSync(path.join(x, f), 'utf8')) as { version: string };
+      j.version = next;
+      writeFileSync(path.join(x, f), JSON.stringify(j, null, 2) + '\n');
+    }
+    const nextTar = path.join(tmp, `edgewise-${next}-linux-arm64.tar.gz`);
+    expect(spawnSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '-czf', nextTar, '-C', x, '.']).status).toBe(0);
+    const artifact = readFileSync(nextTar);
+    const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const d = path.join(root, 'data/ota');
+    mkdirSync(path.join(d, 'keys'), { recursive: true });
+    mkdirSync(path.join(d, 'campaigns'), { recursive: true });
+    writeFileSync(path.join(d, 'keys/release-2026.pem'), keys.publicKey.export({ type: 'spki', format: 'pem' }));
+    const pair = broker.certFor(thing);
+    for (const [from, to] of [
+      [broker.caFile, 'ca.pem'],
+      [pair.cert, 'cert.pem'],
+      [pair.key, 'key.pem'],
+      [http.caFile, 'artifact-ca.pem'],
+    ])
+      copyFileSync(from, path.join(d, to));
+    copyFileSync(path.join(ROOT, 'campaigns/heartbeat.json'), path.join(d, 'campaigns/heartbeat.json'));
+    writeFileSync(
+      path.join(d, 'config.yaml'),
+      stringify({
+        vehicle: { name: thing },
+        manifest: '/opt/edgewise/current/examples/manifest.yaml',
+        campaigns: { dir: '/data/ota/campaigns' },
+        sources: [{ type: 'log', path: '/opt/edgewise/current/examples/drive.log.gz', speed: 1, loop: true }],
+        store: { dir: '/data/ota/store' },
+        upload: { endpoint: 'localhost', port: broker.port, caFile: '/data/ota/ca.pem', certFile: '/data/ota/cert.pem', keyFile: '/data/ota/key.pem' },
+        control: { stateDir: '/data/ota/control', ota: { enabled: true, root: '/opt/edgewise', trustedKeysDir: '/data/ota/keys', healthDeadlineSeconds: 120 } },
+        log: { level: 'info' },
+        statusSocket: '/data/ota/edgewise.sock',
+      }),
+    );
+    // Play systemd's Restart=always: start the agent again whenever it exits, until the job is done.
+    let stopping = false;
+    let current: ReturnType<typeof spawn> | undefined;
+    const versions: string[] = [];
+    const supervise = async (): Promise<void> => {
+      while (!stopping) {
+        const child = spawn('chroot', [root, '/usr/bin/edgewise', 'run', '--config', '/data/ota/config.yaml'], {
+          env: { ...rig.env, NODE_EXTRA_CA_CERTS: '/data/ota/artifact-ca.pem' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        current = child;
+        child.stdout!.on('data', (c: Buffer) => {
+          for (const m of c.toString().matchAll(/"version":"([^"]+)"/g)) if (!versions.includes(m[1])) versions.push(m[1]);
+        });
+        child.stderr!.resume();
+        await new Promise((r) => child.on('exit', r));
+        if (!stopping) await new Promise((r) => setTimeout(r, 1000));
+      }
+    };
+    const loop = supervise();
+    try {
+      await cloud.waitForShadow(thing, (sh) => sh.state.reported?.agent !== undefined, { timeoutMs: 120_000 });
+      const url = http.put(`/releases/${next}.tar.gz`, artifact);
+      cloud.createJob(thing, 'ota-arm64', {
+        operation: 'ota',
+        version: next,
+        url,
+        size: artifact.length,
+        sha256: createHash('sha256').update(artifact).digest('hex'),
+        signature: sign('sha256', artifact, keys.privateKey).toString('base64'),
+      });
+      const job = await cloud.waitForJob(thing, 'ota-arm64', (j) => ['SUCCEEDED', 'FAILED', 'REJECTED'].includes(j.status), 500_000);
+      expect([job.status, JSON.stringify(job.statusDetails)]).toEqual(['SUCCEEDED', expect.any(String)]);
+      expect(spawnSync('readlink', [path.join(root, 'opt/edgewise/current')], { encoding: 'utf8' }).stdout.trim()).toBe(`releases/${next}`);
+      expect(elfMachine(path.join(root, `opt/edgewise/releases/${next}/runtime/bin/node`))).toBe(183);
+      expect(inRoot(['/usr/bin/edgewise', '--version']).stdout.trim()).toBe(next);
+    } finally {
+      stopping = true;
+      current?.kill('SIGTERM');
+      await loop;
+    }
+  }, 600_000);
 
   it('installs from the tarball with install.sh --from into a second minimal root', () => {
     const root2 = rig.root(path.join(tmp, 'root2'));
