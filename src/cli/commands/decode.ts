@@ -9,7 +9,7 @@ import { EdgewiseError } from '../../errors.js';
 import type { CanFrame } from '../../types.js';
 import { loadDbcFile } from '../../dbc/index.js';
 import type { DbcSignal } from '../../dbc/index.js';
-import { compileDatabase, decodeToObject, DECODE_OK } from '../../decode/index.js';
+import { compileDatabase, decodeToObject, DECODE_OK, destinationOf, isPdu1, priorityOf, sourceAddressOf } from '../../decode/index.js';
 import type { CompiledMessage, DecodeOutput, DecoderTable } from '../../decode/index.js';
 import { readCandump, formatCandumpTime, formatCandumpId, hexBytes } from '../../sources/index.js';
 import type { CandumpStats } from '../../sources/index.js';
@@ -297,6 +297,12 @@ export async function runDecode(log: string, opts: DecodeOptions): Promise<void>
         if (f.error) s += ',"errorFrame":true';
         output.add(s + '}\n');
         return;
+      }
+      // J1939 parameter groups: who sent it (and to whom, PDU1), as the id carries it.
+      if (st.cm.pgn !== undefined && f.extended) {
+        s += '"pgn":' + st.cm.pgn + ',"priority":' + priorityOf(f.id) + ',"sourceAddress":' + sourceAddressOf(f.id);
+        if (isPdu1(f.id)) s += ',"destinationAddress":' + destinationOf(f.id);
+        s += ',';
       }
       if (f.remote) {
         ok++;
