@@ -50,13 +50,13 @@ function enumText(db: DbcDatabase | undefined, name: string, v: AttributeValue |
 }
 
 /**
- * A DBC message is a J1939 parameter group when its `VFrameFormat` is `J1939PG`, or when the
- * database's `ProtocolType` is `J1939` and the message has an extended id and no other
- * `VFrameFormat` (as Vector's J1939 databases do).
+ * A DBC message (extended id) is a J1939 parameter group when its `VFrameFormat` (its own value,
+ * else the `BA_DEF_DEF_` default) is `J1939PG`, or when it has no `VFrameFormat` at all and the
+ * database's `ProtocolType` (value or default) is `J1939`.
  */
 export function isJ1939Message(m: DbcMessage, db?: DbcDatabase): boolean {
   if (!m.extended) return false;
-  const ff = enumText(db, 'VFrameFormat', m.attributes.get('VFrameFormat'));
+  const ff = enumText(db, 'VFrameFormat', m.attributes.get('VFrameFormat') ?? db?.attributeDefinitions.get('VFrameFormat')?.default);
   if (ff === 'J1939PG') return true;
   if (ff !== undefined) return false;
   const proto = db?.attributes.get('ProtocolType') ?? db?.attributeDefinitions.get('ProtocolType')?.default;

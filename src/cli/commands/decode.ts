@@ -358,6 +358,11 @@ export async function runDecode(log: string, opts: DecodeOptions): Promise<void>
         output.add(s + (f.error ? ' :: error frame\n' : ` :: Unknown frame id ${f.id} (0x${f.id.toString(16)})\n`));
         return;
       }
+      // J1939: the PGN's sender (and PDU1 destination), e.g. "PGN 61444 SA 0x17".
+      if (st.cm.pgn !== undefined && f.extended) {
+        s += ` :: PGN ${st.cm.pgn} SA 0x${hex2(sourceAddressOf(f.id))}`;
+        if (isPdu1(f.id)) s += ` DA 0x${hex2(destinationOf(f.id))}`;
+      }
       if (f.remote) {
         ok++;
         output.add(`${s} :: ${st.cm.message.name} (remote request)\n`);
@@ -548,4 +553,8 @@ Examples:
     .action(async (log: string, opts: DecodeOptions) => {
       await runDecode(log, opts);
     });
+}
+
+function hex2(n: number): string {
+  return n.toString(16).toUpperCase().padStart(2, '0');
 }
