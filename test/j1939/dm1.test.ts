@@ -61,3 +61,23 @@ describe('DM1 (J1939-73)', () => {
     expect(formatJ1939Dtc({ spn: 110, fmi: 0, oc: 1, cm: 0 })).toBe('SPN110-FMI0');
   });
 });
+
+import { J1939ActiveDtcs } from '../../src/j1939/dtcs.js';
+import type { CanFrame } from '../../src/types.js';
+
+describe('active DTCs from the DM1s of several ECUs', () => {
+  const frame = (id: number, hex: string): CanFrame => ({ iface: 'can0', id, extended: true, data: bytes(hex), timeMs: 0, fd: false, remote: false, error: false }) as CanFrame;
+  it('recognises DM1 (PGN 65226) at any priority and source, and nothing else', () => {
+    expect(J1939ActiveDtcs.isDm1(frame(0x18feca00, '00'))).toBe(true);
+    expect(J1939ActiveDtcs.isDm1(frame(0x0cfeca03, '00'))).toBe(true);
+    expect(J1939ActiveDtcs.isDm1(frame(0x18fecb00, '00'))).toBe(false); // DM2
+    expect(J1939ActiveDtcs.isDm1({ ...frame(0x18feca00, '00'), extended: false })).toBe(false);
+  });
+  it('reports the union per source when it changes, and clears a source that reports none', () => {
+    const t = new J1939ActiveDtcs();
+    expect(t.onDm1(frame(0x18feca00, '04ff6e000001ffff'))).toEqual(['SPN110-FMI0']);
+    expect(t.onDm1(frame(0x18feca00, '04ff6e000001ffff'))).toBeUndefined();
+    expect(t.onDm1(frame(0x18feca03, '04ff64000101ffff'))).toEqual(['SPN100-FMI1', 'SPN110-FMI0']);
+    expect(t.onDm1(frame(0x18feca00, '00ff00000000ffff'))).toEqual(['SPN100-FMI1']);
+  });
+});
