@@ -7,6 +7,7 @@
  * from a bus or the cloud may throw out of here: bad frames are counted, bad campaigns are
  * reported and skipped, a broken broker only delays uploads (everything is in the store first).
  */
+import { J1939ActiveDtcs } from '../j1939/dtcs.js';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -417,6 +418,11 @@ export class Daemon implements AgentControl {
         const table = this.tableFor(frame.iface);
         if (!frame.error && (!table || !table.lookup(frame.id, frame.extended))) this.decodeStats.unknown++;
       }
+      // J1939 DM1 (any ECU): its active DTCs feed SEND_ACTIVE_DTCS campaigns like OBD-II's.
+      if (J1939ActiveDtcs.isDm1(frame) && !frame.error) {
+        const codes = this.j1939Dtcs.onDm1(frame);
+        if (codes !== undefined) this.handleDtcs(frame.timeMs, codes);
+      }
       if (frame.timeMs > this.lastTimeMs) this.lastTimeMs = frame.timeMs;
       this.engine.advance(this.lastTimeMs);
       this.gates.tick(this.lastTimeMs);
@@ -445,6 +451,7 @@ export class Daemon implements AgentControl {
   }
 
   private readonly tables = new Map<string, DecoderTable | null>();
+  private readonly j1939Dtcs = new J1939ActiveDtcs();
 
   /** The DBC bound to an interface in the manifest (null when none). */
   private tableFor(iface: string): DecoderTable | null {
