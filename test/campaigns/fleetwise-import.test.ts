@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDbc } from '../../src/dbc/index.js';
@@ -7,6 +8,8 @@ import { compileDatabase } from '../../src/decode/index.js';
 import { parseManifest, bindManifest } from '../../src/campaigns/index.js';
 import { dbcStartBit, importFleetwise } from '../../src/campaigns/fleetwise-import.js';
 import type { CanFrame, SignalValue } from '../../src/types.js';
+import { main } from '../../src/cli/main.js';
+import { loadManifest } from '../../src/campaigns/index.js';
 
 const FIX = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/fleetwise');
 const json = (f: string): unknown => JSON.parse(readFileSync(path.join(FIX, f), 'utf8'));
@@ -65,5 +68,24 @@ describe('manifest import --fleetwise', () => {
 
   it('names the missing interface file when decoders come without interfaces', () => {
     expect(() => importFleetwise([json('obd-decoders.json')], (i) => i)).toThrow(/pass the network interface file/);
+  });
+});
+
+describe('edgewise manifest import (CLI)', () => {
+  it('writes a manifest that loads back, and exits 0', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fw-import-'));
+    const stderr = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      const out = path.join(dir, 'm.yaml');
+      const code = await main(['manifest', 'import', '--fleetwise', path.join(FIX, 'network-interface-obd.json'), '--fleetwise', path.join(FIX, 'obd-decoders.json'), '-o', out]);
+      process.stderr.write = stderr;
+      expect(code).toBe(0);
+      const m = await loadManifest(out);
+      expect(m.signals.some((s) => s.name === 'Vehicle.OBD.CoolantTemperature')).toBe(true);
+    } finally {
+      process.stderr.write = stderr;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
