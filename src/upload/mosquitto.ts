@@ -110,6 +110,7 @@ export async function startMosquitto(opts: MosquittoOptions): Promise<MosquittoB
       'log_type error',
       'log_type warning',
       'log_type notice',
+      'log_type information', // "Reloading config." (reloadAcl waits for it)
       'connection_messages true',
       'max_inflight_messages 100',
       'max_queued_messages 100000',
@@ -212,7 +213,10 @@ export async function startMosquitto(opts: MosquittoOptions): Promise<MosquittoB
       const before = log.length;
       child.kill('SIGHUP');
       // mosquitto logs "Reloading config." once it has re-read the files
-      for (let i = 0; i < 200 && !/Reloading config/.test(log.slice(before)); i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; !/Reloading config/.test(log.slice(before)); i++) {
+        if (i >= 500) throw new EdgewiseError('IO', 'mosquitto did not reload its configuration within 5 s after SIGHUP', { aclFile });
+        await new Promise((r) => setTimeout(r, 10));
+      }
     },
     restart: async () => {
       await signalAndWait('SIGTERM');

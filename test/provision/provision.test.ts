@@ -1,10 +1,11 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { cli } from '../helpers/cli.js';
+import { cli, REPO } from '../helpers/cli.js';
 import { startProvisioningService, type ProvisioningService } from '../helpers/provisioning-service.js';
 import { MqttConnection } from '../../src/upload/connection.js';
 
@@ -143,4 +144,41 @@ describe('edgewise provision', () => {
       await c.endAsync(true);
     }
   }, 30_000);
+});
+
+describe('kill -9 during provisioning (real child processes)', () => {
+  const BIN = path.join(REPO, 'dist/cli/main.js');
+  // asynchronous: the provisioning service runs in this process and must keep answering
+  const run = (dir: string, serial: string, killAt?: string): Promise<{ status: number | null; signal: NodeJS.Signals | null; stderr: string }> =>
+    new Promise((resolve) => {
+      const c = spawn(process.execPath, [BIN, ...args(dir, '--param', `SerialNumber=${serial}`)], {
+        env: { ...process.env, EDGEWISE_PROVISION_KILL_AT: killAt ?? '' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      c.on('exit', (status, signal) => resolve({ status, signal, stderr }));
+    });
+
+  for (const step of ['key', 'certificate', 'registered', 'committed']) {
+    it(`killed after "${step}", the next start ends with one valid identity`, async () => {
+      const dir = tmp();
+      const serial = `KILL-${step}`;
+      const killed = await run(dir, serial, step);
+      expect(killed.signal).toBe('SIGKILL');
+      const again = await run(dir, serial);
+      expect(again.stderr).toBe('');
+      expect(again.status).toBe(0);
+      const id = JSON.parse(readFileSync(path.join(dir, 'identity.json'), 'utf8'));
+      expect(id.thingName).toBe(`vehicle-${serial}`);
+      // the committed key and certificate belong together and are the ones the cloud registered
+      const cert = new X509Certificate(readFileSync(id.certFile));
+      expect(cert.checkPrivateKey(createPrivateKey(readFileSync(id.keyFile)))).toBe(true);
+      expect(cert.fingerprint256.replace(/:/g, '').toLowerCase()).toBe(id.certificateId);
+      expect(svc.things.get(id.thingName)).toBe(id.certificateId);
+      expect(existsSync(path.join(dir, 'provision'))).toBe(false);
+      expect(readdirSync(dir).sort()).toEqual(['device.crt', 'device.key', 'identity.json']);
+      rmSync(dir, { recursive: true, force: true });
+    }, 90_000);
+  }
 });

@@ -11,6 +11,18 @@ function param(v: string, acc: Record<string, string>): Record<string, string> {
   return acc;
 }
 
+/**
+ * Fault injection for the crash-safety tests: EDGEWISE_PROVISION_KILL_AT=<step> makes the process
+ * SIGKILL itself right after that durable step (key, certificate, registered, committed).
+ */
+function crashHook(): ((step: string) => void) | undefined {
+  const at = process.env.EDGEWISE_PROVISION_KILL_AT;
+  if (!at) return undefined;
+  return (step) => {
+    if (step === at) process.kill(process.pid, 'SIGKILL');
+  };
+}
+
 export function register(program: Command): void {
   program
     .command('provision')
@@ -43,6 +55,7 @@ export function register(program: Command): void {
           parameters: o.param,
           keyType: o.keyType as KeyType,
           createKeys: Boolean(o.createKeys),
+          onStep: crashHook(),
         });
         process.stdout.write(`provisioned ${id.thingName} (certificate ${id.certificateId}): ${id.certFile}\n`);
       } finally {
