@@ -10,6 +10,7 @@
  */
 import { iot, mqtt5 } from 'aws-crt';
 import { EdgewiseError } from '../errors.js';
+import { classifyFailure } from '../upload/connection.js';
 
 /** Every topic the provisioning step uses; the documented IoT claim policy is derived from this list. */
 export function provisioningTopics(template: string): { publish: string[]; subscribe: string[] } {
@@ -105,7 +106,15 @@ export class ClaimSession {
         resolve();
       });
       client.on('connectionFailure', (ev) => {
-        last = ev.connack ? `CONNACK reason ${ev.connack.reasonCode}` : String((ev.error as Error)?.message ?? ev.error);
+        const f = classifyFailure(ev.error, ev.connack?.reasonCode);
+        last = f.reason;
+        // a refused certificate or CONNACK will not get better by retrying: fail now
+        if (f.kind === 'tls' || f.kind === 'auth') {
+          clearTimeout(timer);
+          client.stop();
+          client.close();
+          reject(new EdgewiseError('IO', `provisioning: ${endpoint} refused the claim certificate: ${f.reason}`, { endpoint }));
+        }
       });
       client.start();
     });

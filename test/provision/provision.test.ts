@@ -8,6 +8,7 @@ import mqtt from 'mqtt';
 import { cli, REPO } from '../helpers/cli.js';
 import { startProvisioningService, type ProvisioningService } from '../helpers/provisioning-service.js';
 import { MqttConnection } from '../../src/upload/connection.js';
+import { createDevPki } from '../../src/upload/certs.js';
 
 let svc: ProvisioningService;
 beforeAll(async () => {
@@ -119,6 +120,16 @@ describe('edgewise provision', () => {
     expect(svc.requests.filter((q) => q.op === 'csr').length).toBe(csrs);
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
+
+  it('a claim certificate the broker does not trust is one line and exit 1', async () => {
+    const dir = tmp();
+    const rogue = createDevPki(path.join(dir, 'rogue'), { caName: 'rogue CA' }).certFor('claim');
+    const r = await cli(...args(dir, '--param', 'SerialNumber=R1').map((a) => (a === svc.claim.cert ? rogue.cert : a === svc.claim.key ? rogue.key : a)));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^edgewise: provisioning: localhost:\d+ refused the claim certificate: [^\n]+\n$/);
+    expect(existsSync(path.join(dir, 'identity.json'))).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
 
   it('the claim certificate may use only the provisioning topics (mosquitto ACL = documented claim policy)', async () => {
     const c = await mqtt.connectAsync({
