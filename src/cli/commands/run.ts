@@ -7,6 +7,7 @@ import { createLogger } from '../../daemon/logger.js';
 import { decodeBatch } from '../../batches/index.js';
 import { otaBootCheck } from '../../control/ota/updater.js';
 import { VERSION } from '../../version.js';
+import { ensureProvisioned } from '../../provision/startup.js';
 
 interface RunOptions {
   config?: string;
@@ -33,7 +34,7 @@ function printBatch(topic: string, payload: Uint8Array): void {
 
 export async function runDaemon(opts: RunOptions): Promise<void> {
   if (!opts.config && !opts.demo) throw new EdgewiseError('USAGE', 'run needs --config <file> (or --demo for the built-in demo)');
-  const config: DaemonConfig = opts.config ? loadConfig(opts.config) : demoConfig();
+  let config: DaemonConfig = opts.config ? loadConfig(opts.config) : demoConfig();
   // First thing of every start: is this a new release on trial that must roll back or restart?
   if (config.control.enabled && config.control.ota.enabled) {
     const check = otaBootCheck({
@@ -56,6 +57,8 @@ export async function runDaemon(opts: RunOptions): Promise<void> {
         `  in another terminal: node dist/cli/main.js status --socket ${config.statusSocket}\n`,
     );
   }
+  // a config with `provisioning` and no identity yet: provision by claim first (a failure exits promptly)
+  config = await ensureProvisioned(config, logger);
   process.on('unhandledRejection', (e) => logger.error({ err: e }, 'unhandled rejection (ignored)'));
   const daemon = await Daemon.start(config, { logger, onLocalMessage: opts.demo ? printBatch : undefined });
 
