@@ -1,0 +1,6 @@
+export { Actuator, Rejection, type AllowedSignal, type CanWriter, type E2eConfig, type ActuatorOptions } from './actuator.js';
+export { CommandsRunner, type CommandsTransport, type CommandHandlers, type CommandsRunnerOptions, type CommandsStats } from './runner.js';
+export { parseCommandRequest, CommandRequestSchema, type CommandRequest } from './request.js';
+export { answer, type CommandAnswer, type ExecutionStatus } from './response.js';
+export { requestFilter, responseTopic, parseRequestTopic } from './topics.js';
+export { mqtt5Transport } from './transport.js';
