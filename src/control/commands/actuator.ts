@@ -67,6 +67,20 @@ export class Actuator {
     for (const m of o.table.messages) for (const s of m.signals) if (!this.bySignal.has(s.name)) this.bySignal.set(s.name, m);
   }
 
+  /** Latest decoded physical value of a DBC signal (for conditions), from the latest received frame. */
+  latest(name: string): number | undefined {
+    const m = this.bySignal.get(name);
+    const f = m && this.lastFrame.get(m);
+    if (!m || !f) return undefined;
+    const v = decodeToObject(m, f, { choices: false }).signals?.[name];
+    return v === undefined ? undefined : Number(v);
+  }
+
+  /** Every DBC signal name (for compiling conditions). */
+  signalNames(): string[] {
+    return [...this.bySignal.keys()];
+  }
+
   /** Remember the latest received frame of a DBC message (the bus's other signals are kept). */
   observe(id: number, extended: boolean, data: Uint8Array): void {
     const m = this.o.table.lookup(id, extended);
@@ -102,7 +116,7 @@ export class Actuator {
     }
     const m = msg!;
     const writer = this.o.writer();
-    if (!writer || !writer.up) throw new Rejection('BUS_DOWN', `the CAN bus for ${m.message.name} is not up`, 'FAILED');
+    if (!writer || !writer.up) throw new Rejection('BUS_DOWN', `the CAN bus for ${m.message.name} is not up`);
     const base: Record<string, number | bigint | string> = {};
     const prev = this.lastFrame.get(m);
     if (prev) {
