@@ -84,7 +84,11 @@ export class Actuator {
   /** Remember the latest received frame of a DBC message (the bus's other signals are kept). */
   observe(id: number, extended: boolean, data: Uint8Array): void {
     const m = this.o.table.lookup(id, extended);
-    if (m) this.lastFrame.set(m, data.slice());
+    if (!m) return;
+    const buf = this.lastFrame.get(m);
+    // One buffer per message, reused: no allocation per frame after the first of each message.
+    if (buf && buf.length === data.length) buf.set(data);
+    else this.lastFrame.set(m, data.slice());
   }
 
   async set(values: Record<string, number | boolean | string>): Promise<Record<string, number | string>> {
@@ -156,7 +160,7 @@ export class Actuator {
       throw new Rejection('BUS_DOWN', `write to the CAN bus failed: ${(err as Error).message}`, 'FAILED');
     }
     for (const name of Object.keys(wanted)) this.lastWrite.set(name, now);
-    this.lastFrame.set(m, data);
+    this.lastFrame.set(m, data.slice());
     return wanted;
   }
 }

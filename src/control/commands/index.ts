@@ -4,3 +4,6 @@ export { parseCommandRequest, CommandRequestSchema, type CommandRequest } from '
 export { answer, type CommandAnswer, type ExecutionStatus } from './response.js';
 export { requestFilter, responseTopic, parseRequestTopic } from './topics.js';
 export { mqtt5Transport } from './transport.js';
+export { commandsConfigSchema, type CommandsConfig } from './config.js';
+export { compileActuatorCondition } from './condition.js';
+export { startCommands, type CommandsStage } from './stage.js';
