@@ -97,4 +97,22 @@ describe('daemon commands', () => {
     expect(status.commands.received).toBe(n);
     expect(status.commands.rejected).toBe(n);
   });
+
+  // KNOWN BROKEN: the CLI does not get or print the answer yet (it hangs until the 30 s kill); skipped until fixed.
+  it.skip('edgewise command send publishes a request and prints the answer', () => {
+    const id = broker.certFor(OBSERVER);
+    let out = '';
+    let code = 0;
+    try {
+      out = execFileSync(process.execPath, [BIN, 'command', 'send', '--thing', THING, '--endpoint', 'localhost', '--port', String(broker.port), '--ca', broker.caFile, '--cert', id.cert, '--key', id.key, '--client-id', 'bench-cli', '--payload', '{"actuator":{"signals":{"RPM":1}}}', '--wait', '15'], { encoding: 'utf8', timeout: 30_000 });
+    } catch (err) {
+      code = (err as { status: number }).status;
+      out = (err as { stdout: string }).stdout;
+      if (code !== 3) console.error((err as { stderr: string }).stderr);
+    }
+    expect(code).toBe(3);
+    const a = JSON.parse(out);
+    expect(a.status).toBe('REJECTED');
+    expect(a.statusReason.reasonCode).toBe('NOT_ALLOWED');
+  });
 });
