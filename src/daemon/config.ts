@@ -3,6 +3,7 @@
  * here and nowhere else; `edgewise config check` prints the effective result. Relative paths
  * resolve against the directory of the config file.
  */
+import { commandsConfigSchema } from '../control/commands/config.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as z from 'zod';
@@ -178,6 +179,8 @@ export const configSchema = z.strictObject({
       gcIntervalSeconds: z.number().int().min(0).max(86_400).default(60),
     })
     .prefault({}),
+  /** AWS IoT commands: actuators (allow-listed DBC signals), OBD requests. See docs/commands.md. */
+  commands: commandsConfigSchema,
   /** Prometheus metrics on a local port; off by default. */
   metrics: metricsConfigSchema,
   /** Fleet provisioning by claim at start-up when no device identity exists yet (docs/provisioning.md). */

@@ -38,6 +38,8 @@ import type { LocalBroker } from '../upload/local-broker.js';
 import type { FrameSource, SignalSource } from '../sources/index.js';
 import { createSource } from './sources.js';
 import { ControlPlane } from '../control/plane.js';
+import { startCommands, type CommandsStage } from '../control/commands/index.js';
+import type { CanWriter } from '../control/commands/index.js';
 import type { AgentControl, AgentStatus, CampaignChange, DeepPartial, RuntimeSettings } from '../control/agent.js';
 import { CampaignSet } from './campaign-set.js';
 import type { DaemonConfig } from './config.js';
@@ -134,6 +136,10 @@ export class Daemon implements AgentControl {
   private readonly notifier = new SdNotifier({ onError: (e) => this.log.warn({ err: e }, 'sd_notify failed') });
   private statusServer: StatusServer | undefined;
   private control: ControlPlane | undefined;
+  /** AWS IoT commands (config `commands`); the actuator sees frames of `commands.interface`. */
+  private commands: CommandsStage | undefined;
+  private commandsIface: string | undefined;
+  private commandsWriter: { close(): void } | undefined;
   private metricsServer: MetricsServer | undefined;
   private readonly sink = (signalId: number, timeMs: number, value: SignalValue): void => this.engine.ingest(signalId, timeMs, value);
   private readonly onFrame = (frame: CanFrame): void => this.handleFrame(frame);
@@ -405,12 +411,68 @@ export class Daemon implements AgentControl {
       logger: this.log.child({ stage: 'control' }),
     });
     this.control.start();
+    if (this.config.commands.enabled) this.startCommandsStage(connection);
+  }
+
+  /** Commands over the same connection; actuator frames go out through a SocketCAN writer opened on first use. */
+  private startCommandsStage(connection: MqttConnection): void {
+    const c = this.config.commands;
+    const log = this.log.child({ stage: 'commands' });
+    this.commandsIface = c.interface;
+    let writer: CanWriter | undefined;
+    const openWriter = async (): Promise<CanWriter | undefined> => {
+      if (writer || !c.interface) return writer;
+      const { SocketCanWriter } = await import('../sources/socketcan.js');
+      const iface = c.interface;
+      let w: InstanceType<typeof SocketCanWriter>;
+      try {
+        w = new SocketCanWriter(iface, { fd: true });
+      } catch (err) {
+        log.warn({ err }, `commands: cannot open ${iface} for writing`);
+        return undefined;
+      }
+      this.commandsWriter = w;
+      writer = {
+        get up() {
+          return true;
+        },
+        write(id, extended, data, fd) {
+          const dropped = w.dropped;
+          w.add({ timeMs: Date.now(), iface, id, extended, fd, brs: fd, esi: false, remote: false, error: false, data });
+          const errno = w.flush();
+          if (errno !== 0) {
+            w.discard('busy');
+            throw new Error(`the kernel's send queue is full (errno ${errno})`);
+          }
+          if (w.dropped !== dropped) throw new Error(`the kernel refused the frame (${w.lastDropReason ?? 'unknown'})`);
+        },
+      };
+      return writer;
+    };
+    void (async () => {
+      await openWriter();
+      this.commands = await startCommands({
+        config: c,
+        thing: this.config.vehicle.name,
+        connection,
+        stateDir: this.config.control.stateDir,
+        table: c.interface ? this.tableFor(c.interface) : null,
+        writer: () => writer,
+        logger: log,
+      });
+      connection.on('connected', () => void this.commands?.runner.redeliver());
+      log.info({ interface: c.interface, actuators: Object.keys(c.actuators) }, 'commands: subscribed');
+    })().catch((err) => {
+      log.error({ err }, 'commands: cannot start');
+      void this.stop('commands configuration is invalid').finally(() => process.exit(1));
+    });
   }
 
   // ------------------------------------------------------------------ hot path
 
   private handleFrame(frame: CanFrame): void {
     this.decodeStats.frames++;
+    if (this.commands?.actuator && frame.iface === this.commandsIface && !frame.error) this.commands.actuator.observe(frame.id, frame.extended, frame.data);
     this.lastFrameWall = Date.now();
     try {
       if (this.binding.dispatch(frame, this.sink) === 0 && this.binding.route(frame.iface, frame.id, frame.extended) === undefined) {
@@ -691,6 +753,7 @@ export class Daemon implements AgentControl {
         lastError: this.lastUploadError,
       },
       settings: this.settings,
+      ...(this.commands ? { commands: this.commands.runner.stats() } : {}),
       lastOta: this.lastOta,
     };
   }
@@ -743,6 +806,8 @@ export class Daemon implements AgentControl {
       }
       await this.drainPuts();
       await this.control?.stop().catch((e) => this.log.warn({ err: e }, 'control plane stop failed'));
+      this.commandsWriter?.close();
+      this.commandsWriter = undefined;
       if (this.uploader) {
         await Promise.race([this.uploader.stop(), new Promise((r) => setTimeout(r, graceMs).unref())]);
       }

@@ -82,6 +82,7 @@ export function thingAclLines(): string[] {
     'pattern readwrite $aws/things/%u/#',
     'pattern write $aws/rules/#',
     'pattern readwrite $aws/iotfleetwise/vehicles/%u/#',
+    'pattern readwrite $aws/commands/things/%u/#',
   ];
 }
 
