@@ -1,12 +1,12 @@
 /**
  * A closed stdout (`edgewise obd pids | head`) ends the command quietly, as Unix tools do: no
- * stack trace, no message, exit status 141 (128 + SIGPIPE, what a shell reports for `cat` there).
+ * stack trace, no message, exit status 0 (what main's bin already chose).
  * One mechanism for every command: the bin installs it once, and `reportError` treats an EPIPE
  * that surfaced as a rejected write or pipeline the same way.
  */
 
-/** 128 + SIGPIPE (13). */
-export const EPIPE_EXIT = 141;
+/** Exit status after the reader went away. */
+export const EPIPE_EXIT = 0;
 
 /** True for the error a write to a closed pipe raises. */
 export function isEpipe(e: unknown): boolean {
@@ -15,7 +15,7 @@ export function isEpipe(e: unknown): boolean {
 
 let installed = false;
 
-/** Exits quietly (status 141) when stdout or stderr is closed by its reader. */
+/** Exits quietly (status 0) when stdout or stderr is closed by its reader. */
 export function exitQuietlyOnEpipe(): void {
   if (installed) return;
   installed = true;
