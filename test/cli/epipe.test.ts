@@ -34,13 +34,14 @@ describe('closed stdout', () => {
     ['decode of the example drive', ['decode', '--dbc', DBC, path.join(REPO, 'examples/drive.log.gz')]],
   ];
   for (const [name, args] of cases) {
-    it(`${name} | head ends quietly with status 141`, async () => {
+    it(`${name} | head ends quietly`, async () => {
       if (!existsSync(BIN)) throw new Error(`${BIN} missing: run npm run build`);
       const r = await headOne(args);
       expect(r.got.length).toBeGreaterThan(0);
       expect(r.err).toBe('');
       expect(r.signal).toBeNull();
-      expect(r.code).toBe(141);
+      // 141 when a write met the closed pipe; 0 when the whole output fitted in the pipe first.
+      expect([0, 141]).toContain(r.code);
     });
   }
 });
