@@ -19,6 +19,7 @@ import * as z from 'zod';
 import { CORE_SCHEMA, EVENT_ID, constructFromEvents, parseEvents } from 'js-yaml';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { EdgewiseError, isEdgewiseError } from '../errors.js';
+import { MAX_DOCUMENT_NESTING, findExcessNesting } from './nesting.js';
 import { compileExpression, parseExpression, type ExprNode } from './expression/index.js';
 
 /** One finding about a campaign (or manifest) document. */
@@ -267,6 +268,11 @@ export interface SourceDocument {
 export function parseSourceText(text: string, code: 'CAMPAIGN_INVALID' | 'MANIFEST_INVALID', file?: string): SourceDocument {
   // A `.json` file is JSON: YAML would accept `{"name":"x",}` and other things JSON does not.
   if (file !== undefined && /\.json$/i.test(file)) checkJsonSyntax(text, code, file);
+  const deep = findExcessNesting(text);
+  if (deep) {
+    const msg = `nesting deeper than ${MAX_DOCUMENT_NESTING} levels`;
+    throw new EdgewiseError(code, `${file ? '' : `line ${deep.line}: `}${msg}`, { file, line: deep.line, column: deep.column, reason: msg });
+  }
   const fast = plainValue(text);
   if (fast === undefined) return locatedDocument(text, code, file);
   let located: SourceDocument | undefined;
@@ -303,6 +309,9 @@ export function plainValue(text: string): { value: unknown } | undefined {
   }
 }
 
+/** yaml's alias expansion cap (the 9^9 "billion laughs" bomb stops here with CAMPAIGN_INVALID). */
+const MAX_ALIAS_COUNT = 100;
+
 /** Throws `code` with line:column when `text` is not valid JSON. */
 function checkJsonSyntax(text: string, code: 'CAMPAIGN_INVALID' | 'MANIFEST_INVALID', file: string): void {
   try {
@@ -334,7 +343,14 @@ function locatedDocument(text: string, code: 'CAMPAIGN_INVALID' | 'MANIFEST_INVA
       reason: msg,
     });
   }
-  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch (e) {
+    // `yaml` throws a plain ReferenceError when aliases expand past the cap (an alias bomb)
+    const msg = `aliases expand too far (more than ${MAX_ALIAS_COUNT} alias nodes): ${(e as Error).message}`;
+    throw new EdgewiseError(code, msg, { file, line: 1, column: 1, reason: msg }, { cause: e });
+  }
   return {
     value,
     locate(path) {
@@ -430,8 +446,9 @@ export function checkCampaignDocument(input: string | unknown, file?: string): C
     try {
       source = parseSourceText(input, 'CAMPAIGN_INVALID', file);
     } catch (e) {
-      const err = e as EdgewiseError;
-      const ctx = err.context as { line?: number; column?: number; reason?: string };
+      if (!isEdgewiseError(e)) throw e;
+      const err = e;
+      const ctx = (err.context ?? {}) as { line?: number; column?: number; reason?: string };
       return { problems: [{ path: '', message: ctx.reason ?? err.detail, severity: 'error', line: ctx.line, column: ctx.column }] };
     }
     value = source.value;
