@@ -266,6 +266,8 @@ export interface SourceDocument {
  * or multi-document text. test/campaigns/yaml-parse.test.ts checks both give the same values.
  */
 export function parseSourceText(text: string, code: 'CAMPAIGN_INVALID' | 'MANIFEST_INVALID', file?: string): SourceDocument {
+  // A `.json` file is JSON: YAML would accept `{"name":"x",}` and other things JSON does not.
+  if (file !== undefined && /\.json$/i.test(file)) checkJsonSyntax(text, code, file);
   const deep = findExcessNesting(text);
   if (deep) {
     const msg = `nesting deeper than ${MAX_DOCUMENT_NESTING} levels`;
@@ -309,6 +311,22 @@ export function plainValue(text: string): { value: unknown } | undefined {
 
 /** yaml's alias expansion cap (the 9^9 "billion laughs" bomb stops here with CAMPAIGN_INVALID). */
 const MAX_ALIAS_COUNT = 100;
+
+/** Throws `code` with line:column when `text` is not valid JSON. */
+function checkJsonSyntax(text: string, code: 'CAMPAIGN_INVALID' | 'MANIFEST_INVALID', file: string): void {
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    const raw = (e as Error).message;
+    const m = /at position (\d+)/.exec(raw);
+    const pos = m ? Number(m[1]) : text.length;
+    const before = text.slice(0, pos);
+    const line = before.split('\n').length;
+    const column = pos - before.lastIndexOf('\n');
+    const msg = `invalid JSON: ${raw.replace(/\s*in JSON at position \d+.*$/, '')}`;
+    throw new EdgewiseError(code, msg, { file, line, column, reason: msg }, { cause: e });
+  }
+}
 
 /** `yaml`'s Document: positions for every node, and the syntax errors with line:column. */
 function locatedDocument(text: string, code: 'CAMPAIGN_INVALID' | 'MANIFEST_INVALID', file?: string): SourceDocument {

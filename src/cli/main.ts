@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { EdgewiseError, isEdgewiseError } from '../errors.js';
 import { commands } from './commands/index.js';
 import { VERSION } from '../version.js';
+import { EPIPE_EXIT, exitQuietlyOnEpipe, isEpipe } from './epipe.js';
 
 /** Longest error line printed; the rest is for --log-level debug (a start-up error can list hundreds of names). */
 const MAX_ERROR_CHARS = 600;
@@ -14,6 +15,8 @@ function oneLineDetail(detail: string): string {
 
 /** Prints an error the way every edgewise command does: one line, no stack, and sets the exit code. */
 export function reportError(e: unknown): number {
+  // The reader of stdout went away (`| head`): end quietly.
+  if (isEpipe(e)) return EPIPE_EXIT;
   if (isEdgewiseError(e)) {
     const c = e.context as { file?: string; line?: number; column?: number };
     const where = c.file !== undefined && c.line !== undefined ? `${c.file}:${c.line}:${c.column ?? 1}: ` : '';
@@ -66,10 +69,7 @@ export async function main(argv: string[]): Promise<number> {
 const invoked = process.argv[1] ?? '';
 if (/(?:^|[\\/])(main\.(?:js|ts)|edgewise)$/.test(invoked)) {
   // A reader that went away (`edgewise ... | head`) ends the command quietly, as Unix tools do.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    throw e;
-  });
+  exitQuietlyOnEpipe();
   // A failed command exits once its output is written: open handles (MQTT, sockets, timers) of a
   // start that failed half way must not keep the process alive (systemd restarts and rolls back on exit).
   const finish = (code: number): void => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { EdgewiseError } from '../../errors.js';
+import { EdgewiseError, isEdgewiseError } from '../../errors.js';
 import { loadConfig, type DaemonConfig } from '../../daemon/config.js';
 import { demoConfig } from '../../daemon/demo.js';
 import { Daemon } from '../../daemon/daemon.js';
@@ -60,7 +60,19 @@ export async function runDaemon(opts: RunOptions): Promise<void> {
   // a config with `provisioning` and no identity yet: provision by claim first (a failure exits promptly)
   config = await ensureProvisioned(config, logger);
   process.on('unhandledRejection', (e) => logger.error({ err: e }, 'unhandled rejection (ignored)'));
-  const daemon = await Daemon.start(config, { logger, onLocalMessage: opts.demo ? printBatch : undefined });
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(config, { logger, onLocalMessage: opts.demo ? printBatch : undefined });
+  } catch (e) {
+    // Open handles (MQTT, sockets, timers) of a half-started agent would keep the process alive:
+    // a failed start exits now, non-zero, with one line; the whole error goes to the debug log.
+    logger.debug({ err: e }, 'startup failure details');
+    const detail = isEdgewiseError(e) ? e.detail : (e as Error)?.message ?? String(e);
+    const first = detail.split('\n')[0];
+    process.stderr.write(`edgewise: startup failed: ${first.length > 300 ? `${first.slice(0, 300)}... (details at --log-level debug)` : first}\n`);
+    logger.flush?.();
+    process.exit(isEdgewiseError(e) && e.code === 'USAGE' ? 2 : 1);
+  }
 
   let signals = 0;
   const shutdown = (sig: string): void => {
