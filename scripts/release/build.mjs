@@ -9,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ARCHES, elfMachine, hostArch } from './arch.mjs';
 import { buildDeb } from './deb.mjs';
+import { loadSigningKey, signArtifact } from './signing.mjs';
 
-const HELP = `usage: node scripts/release/build.mjs [--arch arm64,x64] [--out <dir>] [--repo <dir>] [--deb]
+const HELP = `usage: node scripts/release/build.mjs [--arch arm64,x64] [--out <dir>] [--repo <dir>] [--deb] [--key <private.key>]
                                        [--node <version> | --system-node] [--no-build] [--no-install]
                                        [--file-hashes]
 
@@ -28,8 +29,9 @@ package.json), the artifact an OTA job installs as <root>/releases/<version>/, a
   6. release.json {version, arch, platform, libc, node, runtime, created[, files]}
   7. tar -czf with sorted names, owner 0, no hard links
 Every binary in the staging is checked to be an ELF file for the target machine before packing.
-Prints one JSON line per artifact: {"artifact", "kind", "arch", "version", "size", "sha256"}.
-Sign a tarball with sign.mjs or job.mjs. Cross builds need: npm registry access, and for arm64
+Prints one JSON line per artifact: {"artifact", "kind", "arch", "version", "size", "sha256"}; with
+--key (an EC P-256 private key from keygen.mjs) each tarball is signed as sign.mjs does: the line
+gets "signature" and <artifact>.sig holds it (job.mjs ota --artifact then writes the job). Cross builds need: npm registry access, and for arm64
 on x64 Debian's gcc-aarch64-linux-gnu.
 
   --arch <list>  comma-separated: arm64, x64 (default: this machine's, ${hostArch()})
@@ -45,6 +47,7 @@ try {
       out: { type: 'string' },
       repo: { type: 'string' },
       deb: { type: 'boolean' },
+      key: { type: 'string' },
       node: { type: 'string' },
       'system-node': { type: 'boolean' },
       'no-build': { type: 'boolean' },
@@ -174,6 +177,14 @@ function buildNative(staging, arch, nodedir) {
   rmSync(path.join(staging, 'native', 'build', 'Release', 'obj.target'), { recursive: true, force: true });
 }
 
+let signingKey;
+if (v.key) {
+  try {
+    signingKey = loadSigningKey(v.key);
+  } catch (e) {
+    die(`--key ${v.key}: ${e.message}`);
+  }
+}
 const work = path.join(os.tmpdir(), 'edgewise-release-cache');
 const results = [];
 for (const arch of arches) {
@@ -233,7 +244,11 @@ for (const arch of arches) {
   const artifact = path.join(out, `edgewise-${version}-linux-${arch}.tar.gz`);
   const mtime = process.env.SOURCE_DATE_EPOCH ? `@${process.env.SOURCE_DATE_EPOCH}` : `@${Math.floor(Date.now() / 1000)}`;
   run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--hard-dereference', `--mtime=${mtime}`, '-czf', artifact, '-C', staging, '.'], out);
-  results.push({ artifact, kind: 'tarball', arch, version, size: statSync(artifact).size, sha256: await sha256(artifact) });
+  if (signingKey) {
+    const signed = await signArtifact(artifact, signingKey);
+    writeFileSync(`${artifact}.sig`, signed.signature + '\n');
+    results.push({ artifact, kind: 'tarball', arch, version, size: signed.size, sha256: signed.sha256, signature: signed.signature });
+  } else results.push({ artifact, kind: 'tarball', arch, version, size: statSync(artifact).size, sha256: await sha256(artifact) });
   if (v.deb) {
     const deb = buildDeb({ staging, version, arch, out, run });
     results.push({ artifact: deb, kind: 'deb', arch, version, size: statSync(deb).size, sha256: await sha256(deb) });
