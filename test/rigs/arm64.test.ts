@@ -170,24 +170,31 @@ describe.skipIf(rig.skip)(`arm64 release in an emulated Debian arm64 root${rig.s
     expect(existsSync(path.join(d, 'store'))).toBe(true);
   }, 400_000);
 
-  it('updates itself over the air on arm64: job SUCCEEDED, current -> the new release, new version running', async () => {
+  it('updates itself over the air on arm64 (SUCCEEDED), and a release that cannot start is rolled back (FAILED)', async () => {
     broker ??= await startBroker();
     cloud = await startFakeCloud(broker);
     http = await startArtifactServer(path.join(tmp, 'http-pki'));
     const thing = 'arm64-ota';
-    const next = PKG.version.replace(/(\d+)$/, (n) => String(Number(n) + 1));
-    // Release N+1: the same arm64 artifact with the version bumped, signed with a key the device trusts.
-    const x = path.join(tmp, 'next');
-    mkdirSync(x, { recursive: true });
-    expect(spawnSync('tar', ['-xzf', tarball, '-C', x]).status).toBe(0);
-    for (const f of ['release.json', 'package.json']) {
-      const j = JSON.parse(readFileSync(path.join(x, f), 'utf8')) as { version: string };
-      j.version = next;
-      writeFileSync(path.join(x, f), JSON.stringify(j, null, 2) + '\n');
-    }
-    const nextTar = path.join(tmp, `edgewise-${next}-linux-arm64.tar.gz`);
-    expect(spawnSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '-czf', nextTar, '-C', x, '.']).status).toBe(0);
-    const artifact = readFileSync(nextTar);
+    const bump = (v: string): string => v.replace(/(\d+)$/, (n) => String(Number(n) + 1));
+    const next = bump(PKG.version);
+    const broken = bump(next);
+    /** The arm64 artifact with another version (and optionally damaged), as the fleet's CI would publish it. */
+    const repack = (version: string, damage?: (dir: string) => void): Buffer => {
+      const x = path.join(tmp, `rel-${version}`);
+      mkdirSync(x, { recursive: true });
+      expect(spawnSync('tar', ['-xzf', tarball, '-C', x]).status).toBe(0);
+      for (const f of ['release.json', 'package.json']) {
+        const j = JSON.parse(readFileSync(path.join(x, f), 'utf8')) as { version: string };
+        j.version = version;
+        writeFileSync(path.join(x, f), JSON.stringify(j, null, 2) + '\n');
+      }
+      damage?.(x);
+      const out = path.join(tmp, `edgewise-${version}-linux-arm64.tar.gz`);
+      expect(spawnSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '-czf', out, '-C', x, '.']).status).toBe(0);
+      rmSync(x, { recursive: true, force: true });
+      return readFileSync(out);
+    };
+    const artifact = repack(next);
     const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const d = path.join(root, 'data/ota');
     mkdirSync(path.join(d, 'keys'), { recursive: true });
@@ -216,8 +223,11 @@ describe.skipIf(rig.skip)(`arm64 release in an emulated Debian arm64 root${rig.s
         statusSocket: '/data/ota/edgewise.sock',
       }),
     );
-    // Play systemd's Restart=always: start the agent again whenever it exits, until the job is done.
+    // Play systemd: Restart=always, and after StartLimitBurst=5 failed starts the OnFailure= unit
+    // (the shipped rollback helper, run inside the root) — as systemd/edgewise.service says.
     let stopping = false;
+    let failures = 0;
+    let rollbacks = 0;
     let current: ReturnType<typeof spawn> | undefined;
     const versions: string[] = [];
     const supervise = async (): Promise<void> => {
@@ -231,7 +241,13 @@ describe.skipIf(rig.skip)(`arm64 release in an emulated Debian arm64 root${rig.s
           for (const m of c.toString().matchAll(/"version":"([^"]+)"/g)) if (!versions.includes(m[1])) versions.push(m[1]);
         });
         child.stderr!.resume();
-        await new Promise((r) => child.on('exit', r));
+        const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+        failures = code === 0 || code === 75 || stopping ? 0 : failures + 1;
+        if (failures >= 5) {
+          failures = 0;
+          rollbacks++;
+          spawnSync('chroot', [root, '/usr/lib/edgewise/edgewise-rollback', '/opt/edgewise'], { env: { ...rig.env, EDGEWISE_RETRY_SEC: '0' } });
+        }
         if (!stopping) await new Promise((r) => setTimeout(r, 1000));
       }
     };
@@ -251,6 +267,27 @@ describe.skipIf(rig.skip)(`arm64 release in an emulated Debian arm64 root${rig.s
       expect([job.status, JSON.stringify(job.statusDetails)]).toEqual(['SUCCEEDED', expect.any(String)]);
       expect(spawnSync('readlink', [path.join(root, 'opt/edgewise/current')], { encoding: 'utf8' }).stdout.trim()).toBe(`releases/${next}`);
       expect(elfMachine(path.join(root, `opt/edgewise/releases/${next}/runtime/bin/node`))).toBe(183);
+      expect(inRoot(['/usr/bin/edgewise', '--version']).stdout.trim()).toBe(next);
+
+      // N+2 cannot even load (its MQTT/TLS addon is damaged): the agent crashes before it can count
+      // boots, so the unit's start limit and OnFailure= backstop roll it back; the agent, back on
+      // N+1, finds `current` moved and reports the job FAILED.
+      const bad = repack(broken, (dir) => {
+        const addon = spawnSync('find', [path.join(dir, 'node_modules/aws-crt'), '-name', '*.node'], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+        writeFileSync(addon, 'not an ELF file');
+      });
+      cloud.createJob(thing, 'ota-arm64-broken', {
+        operation: 'ota',
+        version: broken,
+        url: http.put(`/releases/${broken}.tar.gz`, bad),
+        size: bad.length,
+        sha256: createHash('sha256').update(bad).digest('hex'),
+        signature: sign('sha256', bad, keys.privateKey).toString('base64'),
+      });
+      const failed = await cloud.waitForJob(thing, 'ota-arm64-broken', (j) => ['SUCCEEDED', 'FAILED', 'REJECTED'].includes(j.status), 500_000);
+      expect([failed.status, failed.statusDetails.reason]).toEqual(['FAILED', expect.stringMatching(new RegExp(`${broken.replace(/\./g, '\\.')} was rolled back`))]);
+      expect(rollbacks).toBe(1);
+      expect(spawnSync('readlink', [path.join(root, 'opt/edgewise/current')], { encoding: 'utf8' }).stdout.trim()).toBe(`releases/${next}`);
       expect(inRoot(['/usr/bin/edgewise', '--version']).stdout.trim()).toBe(next);
     } finally {
       stopping = true;
