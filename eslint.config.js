@@ -11,6 +11,7 @@ import tseslint from 'typescript-eslint';
 
 export const LAYERS = [
   'can', // frame objects, SocketCAN reader/writer, native binding
+  'j1939', // J1939 diagnostics (DM1/DM2)
   'dbc', // DBC parser
   'documents', // YAML/JSON source positions, problems, suggestions
   'decode', // compiled DBC decoders
@@ -24,6 +25,7 @@ export const LAYERS = [
   'control', // shadow, jobs, OTA
   'simulate', // campaign simulation: composes sources, manifest, campaigns, batches
   'daemon', // wiring, config, status
+  'provision', // fleet provisioning by claim (before the daemon starts)
   'cli', // commands
 ];
 

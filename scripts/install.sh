@@ -15,7 +15,7 @@
 #   /var/lib/edgewise/{store,campaigns}   edgewise 0700 (StateDirectory)
 #   /var/log/edgewise                     edgewise 0750 (LogsDirectory)
 #   /etc/systemd/system/edgewise.service, edgewise-rollback.service
-#   /usr/local/lib/edgewise/edgewise-rollback, /usr/local/bin/edgewise (CLI wrapper)
+#   /usr/lib/edgewise/edgewise-rollback, /usr/local/bin/edgewise (CLI wrapper)
 #
 # Idempotent: running it twice gives the same tree. Config, manifest, certificates, keys and
 # state are never overwritten.
@@ -29,6 +29,7 @@ PREFIX=""
 FROM=""
 EXAMPLE="raspberry-pi"
 START=yes
+PACKAGED=no
 OWNER=""
 SERVICE_USER="edgewise"
 
@@ -46,6 +47,10 @@ usage: install.sh [--prefix DIR] [--from DIR|TARBALL] [--example NAME] [--owner 
   --example NAME      config example copied to /etc/edgewise/config.yaml when there is none:
                       $(cd "$REPO/examples/config" 2>/dev/null && ls *.yaml 2>/dev/null | sed 's/\.yaml$//' | tr '\n' ' ')(default raspberry-pi)
   --no-start          install and enable, but do not start or restart the service
+  --packaged          run by the .deb's postinst: the release is already unpacked in
+                      /opt/edgewise/releases/<version> (the script's own release) and the
+                      package owns the units, the rollback helper and /usr/bin/edgewise;
+                      everything else (user, directories, config, current) as usual
 EOF
 }
 
@@ -63,6 +68,7 @@ while [ $# -gt 0 ]; do
     --owner) OWNER="${2:?--owner needs UID:GID}"; shift 2 ;;
     --owner=*) OWNER="${1#*=}"; shift ;;
     --no-start) START=no; shift ;;
+    --packaged) PACKAGED=yes; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -75,6 +81,15 @@ if [ -n "$PREFIX" ]; then
 fi
 [ -n "$PREFIX" ] || [ "$(id -u)" = 0 ] || die "run as root (or use --prefix DIR to install into a scratch root)"
 [ -z "$OWNER" ] || [ -n "$PREFIX" ] || die "--owner is only for --prefix installs (the real install uses the $SERVICE_USER user)"
+# Before anything is changed: 32-bit ARM cannot run the agent at all.
+case "$(uname -m)" in
+  aarch64 | arm64) HOST_ARCH=arm64 ;;
+  x86_64 | amd64) HOST_ARCH=x64 ;;
+  armv6l | armv7l | armhf | arm)
+    [ -n "$PREFIX" ] || die "32-bit ARM ($(uname -m)) is not supported: aws-crt, the MQTT/TLS client, has no prebuilt binary for it. Install the 64-bit Raspberry Pi OS (or any arm64 Linux) and use the arm64 release (docs/hardware.md)"
+    HOST_ARCH=arm ;;
+  *) HOST_ARCH="$(uname -m)" ;;
+esac
 
 R="$PREFIX"                       # every target path is "$R/<absolute path>"
 APP="/opt/edgewise"
@@ -82,10 +97,11 @@ ETC="/etc/edgewise"
 STATE="/var/lib/edgewise"
 LOGS="/var/log/edgewise"
 UNITDIR="/etc/systemd/system"
-LIBDIR="/usr/local/lib/edgewise"
+LIBDIR="/usr/lib/edgewise"
 BINDIR="/usr/local/bin"
 
-systemd_running() { [ -z "$PREFIX" ] && [ -d /run/systemd/system ] && [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; }
+# systemd is PID 1: its runtime directory exists and /proc/1/comm says so (no `ps`: minimal images lack procps).
+systemd_running() { [ -z "$PREFIX" ] && [ -d /run/systemd/system ] && [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; }
 skipped() { say "skipped ($1): $2"; }
 
 # --- who owns what ------------------------------------------------------------------------------
@@ -140,7 +156,11 @@ install_file() {
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/edgewise-install.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 SRC=""
-if [ -z "$FROM" ]; then
+if [ "$PACKAGED" = yes ]; then
+  [ -z "$FROM" ] || die "--packaged installs the release this script belongs to; --from makes no sense with it"
+  SRC="$REPO"
+  case "$SRC" in "$R$APP"/releases/*) ;; *) die "--packaged: $SRC is not under $APP/releases" ;; esac
+elif [ -z "$FROM" ]; then
   command -v npm >/dev/null || die "npm not found: install Node.js >= 20 (see docs/operations.md) or pass --from"
   say "building $REPO"
   (cd "$REPO" && npm run build >&2)
@@ -181,6 +201,14 @@ VERSION="$(json_version "$SRC/release.json")"
 [[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]] || die "cannot determine the release version (got '$VERSION')"
 say "installing edgewise $VERSION into ${PREFIX:-/}"
 
+# --- architecture and runtime ---------------------------------------------------------------------
+# json_field <file> <key>: a top-level string field of release.json (pretty-printed by build.mjs).
+json_field() { [ -f "$1" ] && sed -n "s/^[[:space:]]*\"$2\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" "$1" | head -n 1; }
+REL_ARCH="$(json_field "$SRC/release.json" arch || true)"
+if [ -n "$REL_ARCH" ] && [ "$REL_ARCH" != "$HOST_ARCH" ] && [ -z "${EDGEWISE_INSTALL_ANY_ARCH:-}" ]; then
+  die "$FROM is the linux-$REL_ARCH release; this machine is linux-$HOST_ARCH: use edgewise-$VERSION-linux-$HOST_ARCH.tar.gz"
+fi
+
 # --- directories ------------------------------------------------------------------------------------
 mkdir -p "$R/opt" "$R/etc" "$R/var/lib" "$R/var/log" "$R$UNITDIR" "$R$LIBDIR" "$R$BINDIR"
 mkdir_owned "$APP" 0755 "$SVC_UID" "$SVC_GID"            # the agent swaps current/ itself (OTA)
@@ -196,20 +224,38 @@ mkdir_owned "$LOGS" 0750 "$SVC_UID" "$SVC_GID"
 # --- release + current symlink ------------------------------------------------------------------------
 REL="$APP/releases/$VERSION"
 STAGE="$APP/releases/.install-$VERSION"
+if [ "$PACKAGED" = yes ]; then
+  [ "$SRC" = "$R$REL" ] || die "--packaged: this release is $SRC, its version says $REL"
+  STAGE="$REL"   # dpkg unpacked it in place: fix owners and the runtime link there, copy nothing
+else
 rm -rf "$R$STAGE"
 mkdir -p "$R$STAGE"
 cp -a "$SRC/." "$R$STAGE/"
+fi
 if [ ! -f "$R$STAGE/release.json" ]; then
   printf '{\n  "version": "%s"\n}\n' "$VERSION" >"$R$STAGE/release.json"
 fi
+# The unit runs current/runtime/bin/node: the release's own Node when it brings one (build.mjs), else a
+# link to the system's (OTA makes the same link for such releases, src/control/ota/compat.ts).
+if [ ! -e "$R$STAGE/runtime/bin/node" ] && [ ! -L "$R$STAGE/runtime/bin/node" ]; then
+  mkdir -p "$R$STAGE/runtime/bin"
+  ln -s /usr/bin/node "$R$STAGE/runtime/bin/node"
+  BUNDLED=no
+else
+  BUNDLED=yes
+fi
 chown -R "$SVC_UID:$SVC_GID" "$R$STAGE"
 chmod -R u+rwX,go+rX,go-w "$R$STAGE"
-if [ -e "$R$REL" ]; then
+if [ "$PACKAGED" = yes ]; then
+  :
+elif [ -e "$R$REL" ]; then
   # Same version again: swap the directory (old copy removed after current points at the new one).
   mv "$R$REL" "$R$APP/releases/.old-$VERSION.$$"
 fi
-mv "$R$STAGE" "$R$REL"
-rm -rf "$R$APP/releases/.old-$VERSION.$$"
+if [ "$PACKAGED" = no ]; then
+  mv "$R$STAGE" "$R$REL"
+  rm -rf "$R$APP/releases/.old-$VERSION.$$"
+fi
 
 PREVIOUS="$(readlink "$R$APP/current" 2>/dev/null || true)"
 ln -sfn "releases/$VERSION" "$R$APP/.current.install.tmp"
@@ -228,7 +274,26 @@ if [ -e "$R$ETC/config.yaml" ]; then
   chmod 0640 "$R$ETC/config.yaml"
 else
   [ -f "$EXAMPLE_FILE" ] || die "no config example '$EXAMPLE' (examples/config/$EXAMPLE.yaml)"
-  install_file "$EXAMPLE_FILE" "$ETC/config.yaml" 0640 "$ROOT_UID" "$SVC_GID"
+  # The examples' relative paths point into the source tree (examples/, campaigns/, var/): map them
+  # to where an installed system keeps those things, so the config works from /etc/edgewise.
+  sed -e 's#: \.\./manifest\.yaml#: manifest.yaml#' \
+      -e 's#: \.\./\.\./campaigns\b#: /var/lib/edgewise/campaigns#' \
+      -e 's#: \.\./drive\.log\.gz#: /opt/edgewise/current/examples/drive.log.gz#' \
+      -e 's#: \.\./\.\./var/[A-Za-z0-9_-]*/store\b#: /var/lib/edgewise/store#' \
+      -e 's#: \.\./\.\./var/[A-Za-z0-9_-]*/dev-broker\b#: /var/lib/edgewise/dev-broker#' \
+      -e 's#: \.\./\.\./var/[A-Za-z0-9_-]*/[A-Za-z0-9_-]*\.sock\b#: /run/edgewise/status.sock#' \
+      "$EXAMPLE_FILE" >"$WORK/config.yaml"
+  if grep -nE '^[^#]*: *\.\./' "$WORK/config.yaml" >&2; then
+    die "examples/config/$EXAMPLE.yaml has relative paths outside /etc/edgewise that install.sh cannot map (above)"
+  fi
+  install_file "$WORK/config.yaml" "$ETC/config.yaml" 0640 "$ROOT_UID" "$SVC_GID"
+  # The bench example collects with the bundled example campaigns: give it a copy to start with.
+  if grep -q '^  dir: /var/lib/edgewise/campaigns' "$WORK/config.yaml" && [ -d "$R$REL/campaigns" ] && [ -z "$(ls -A "$R$STATE/campaigns")" ] && [ "$EXAMPLE" = bench ]; then
+    cp "$R$REL/campaigns/"* "$R$STATE/campaigns/"
+    chown -R "$SVC_UID:$SVC_GID" "$R$STATE/campaigns"
+    chmod 0600 "$R$STATE/campaigns/"*
+    say "copied the example campaigns into $STATE/campaigns"
+  fi
   say "installed $ETC/config.yaml from examples/config/$EXAMPLE.yaml: edit vehicle.name, upload.* and sources"
 fi
 # Decoder manifest and DBC files: the bundled example as a starting point (paths made local).
@@ -251,6 +316,9 @@ find "$R$ETC/certs" -type f -exec chown "$SVC_UID:$SVC_GID" {} + -exec chmod 060
 find "$R$ETC/ota-keys" -type f -exec chown "$ROOT_UID:$SVC_GID" {} + -exec chmod 0640 {} +
 
 # --- systemd units, helpers, CLI -----------------------------------------------------------------------
+if [ "$PACKAGED" = yes ]; then
+  say "units, rollback helper and /usr/bin/edgewise come with the package"
+else
 UNITS_SRC="$R$REL/systemd"
 [ -f "$UNITS_SRC/edgewise.service" ] || UNITS_SRC="$REPO/systemd"
 install_file "$UNITS_SRC/edgewise.service" "$UNITDIR/edgewise.service" 0644 "$ROOT_UID" "$ROOT_GID"
@@ -260,22 +328,20 @@ install_file "$UNITS_SRC/edgewise-rollback.sh" "$LIBDIR/edgewise-rollback" 0755 
 cat >"$R$BINDIR/edgewise.tmp.$$" <<EOF
 #!/bin/sh
 # edgewise CLI of the installed release (scripts/install.sh)
-exec /usr/bin/node $APP/current/dist/cli/main.js "\$@"
+exec $APP/current/runtime/bin/node $APP/current/dist/cli/main.js "\$@"
 EOF
 mv -f "$R$BINDIR/edgewise.tmp.$$" "$R$BINDIR/edgewise"
 chown "$ROOT_UID:$ROOT_GID" "$R$BINDIR/edgewise"
 chmod 0755 "$R$BINDIR/edgewise"
+fi
 
 # --- node ------------------------------------------------------------------------------------------------
-if [ -z "$PREFIX" ]; then
-  case "$(uname -m)" in
-    armv6l | armv7l | armhf | arm) say "WARNING: 32-bit ARM ($(uname -m)): aws-crt (the MQTT client) has no prebuilt binary for it; use a 64-bit OS (see docs/operations.md)" ;;
-  esac
+if [ -z "$PREFIX" ] && [ "$BUNDLED" = no ]; then
   if [ ! -x /usr/bin/node ]; then
-    say "WARNING: /usr/bin/node not found; the unit runs /usr/bin/node (install Node.js >= 20, see docs/operations.md)"
+    say "WARNING: this release brings no Node.js and /usr/bin/node is missing: install Node.js >= 20 or use a release with its own runtime (docs/hardware.md)"
   else
     major="$(/usr/bin/node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
-    [ "$major" -ge 20 ] 2>/dev/null || say "WARNING: /usr/bin/node is $(/usr/bin/node -v 2>/dev/null); edgewise needs Node.js >= 20"
+    [ "$major" -ge 20 ] 2>/dev/null || say "WARNING: /usr/bin/node is $(/usr/bin/node -v 2>/dev/null); edgewise needs Node.js >= 20 (or use a release with its own runtime)"
   fi
 fi
 

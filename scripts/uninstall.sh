@@ -61,7 +61,7 @@ remove() {
 remove /etc/systemd/system/edgewise.service
 remove /etc/systemd/system/edgewise-rollback.service
 remove /etc/systemd/system/multi-user.target.wants/edgewise.service
-remove /usr/local/lib/edgewise
+remove /usr/lib/edgewise
 remove /usr/local/bin/edgewise
 remove /opt/edgewise
 

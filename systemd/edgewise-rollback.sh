@@ -19,8 +19,6 @@ set -eu
 root="${1:-/opt/edgewise}"
 cooldown="${EDGEWISE_RETRY_SEC:-900}"
 state="$root/ota/state.json"
-node_bin=/usr/bin/node # what the unit runs; fall back to PATH elsewhere
-[ -x "$node_bin" ] || node_bin="$(command -v node || echo /usr/bin/node)"
 
 log() { echo "edgewise-rollback: $*"; }
 
@@ -29,14 +27,12 @@ cur="$(readlink "$root/current" 2>/dev/null || true)"
 cur_version="${cur##*/}"
 
 if [ -f "$state" ]; then
-  # phase, from, to: one per line (node is the runtime the agent needs anyway; the JSON is pretty-printed).
-  fields="$("$node_bin" -e '
-    const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    console.log([s.phase, s.from, s.to].map((v) => String(v ?? "")).join("\n"));
-  ' "$state" 2>/dev/null || true)"
-  phase="$(printf '%s\n' "$fields" | sed -n 1p)"
-  from="$(printf '%s\n' "$fields" | sed -n 2p)"
-  to="$(printf '%s\n' "$fields" | sed -n 3p)"
+  # phase, from, to: the agent writes state.json pretty-printed, one key per line. Read with sed, not
+  # node: the Node runtime may be the very thing the failed release broke (runtime/bin/node).
+  field() { sed -n "s/^[[:space:]]*\"$1\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" "$state" | head -n 1; }
+  phase="$(field phase)"
+  from="$(field from)"
+  to="$(field to)"
   case "$from" in '' | *[!0-9A-Za-z.+-]* | .*) from="" ;; esac
   case "$phase" in
     switching | confirming | rolling-back)

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Sign a release artifact: ECDSA P-256 over SHA-256 of the file bytes, DER, base64.
-import { createHash, createPrivateKey, createSign } from 'node:crypto';
-import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { loadSigningKey, signArtifact } from './signing.mjs';
 
 const HELP = `usage: node scripts/release/sign.mjs --key <private.key> [--out <file.sig>] <artifact>
 
@@ -31,19 +31,13 @@ if (!artifact || !r.values.key) {
   console.error(`sign: an artifact and --key are required\n\n${HELP}`);
   process.exit(2);
 }
-const key = createPrivateKey(readFileSync(r.values.key));
-if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-  console.error('sign: the key must be an EC P-256 private key');
+let key;
+try {
+  key = loadSigningKey(r.values.key);
+} catch (e) {
+  console.error(`sign: ${e.message}`);
   process.exit(1);
 }
-const hash = createHash('sha256');
-const signer = createSign('sha256');
-let size = 0;
-for await (const chunk of createReadStream(artifact)) {
-  hash.update(chunk);
-  signer.update(chunk);
-  size += chunk.length;
-}
-const signature = signer.sign(key).toString('base64');
+const { size, sha256, signature } = await signArtifact(artifact, key);
 if (r.values.out) writeFileSync(r.values.out, signature + '\n');
-console.log(JSON.stringify({ artifact, size, sha256: hash.digest('hex'), signature }));
+console.log(JSON.stringify({ artifact, size, sha256, signature }));

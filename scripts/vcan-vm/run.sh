@@ -12,7 +12,8 @@
 #   When uml was picked and does not start, auto falls back to tcg. KVM is not used: on many CI hosts
 #   /dev/kvm is not a VMX/SVM KVM (see docs/can.md).
 # - The guest sees the host's root filesystem read-only (writes go to a throw-away layer) and the
-#   current directory read-write at the same path; /tmp, /run and /var/tmp are empty tmpfs.
+#   current directory read-write at the same path; /tmp, /run and /var/tmp are empty tmpfs (the
+#   checkout's ../shared corpus is mounted read-only at its path when it would be hidden by them).
 # - Loads can, can-raw, can-dev and vcan, then creates the interfaces with scripts/setup-vcan.sh.
 # - Runs COMMAND (through /bin/sh -c when it is a single string) in the current directory as root,
 #   prints its output and exits with its status.
@@ -44,6 +45,19 @@ cannot_boot() { echo "vcan-vm: cannot boot the guest on this machine: $*" >&2; e
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 WORK="$(pwd)"
 case "$WORK" in *[[:space:],]*) cannot_boot "the current directory contains a space or comma: $WORK" ;; esac
+# The test corpus beside a checkout (../shared): when that path lies under a directory the guest
+# replaces with an empty tmpfs (a checkout under /tmp or /var/tmp), it is mounted read-only at the
+# same path, so the guest sees what the host's tests see.
+SHARED=""
+SHARED_SRC=""
+if [ -d "$REPO/../shared" ]; then
+  SHARED="$(cd "$REPO/.." && pwd -L)/shared"
+  case "$SHARED" in
+    /tmp/* | /run/* | /var/tmp/* | /dev/shm/*) SHARED_SRC="$(cd "$SHARED" && pwd -P)" ;;
+    *) SHARED="" ;;
+  esac
+  case "$SHARED$SHARED_SRC" in *[[:space:],]*) SHARED=""; SHARED_SRC="" ;; esac
+fi
 [ "$(uname -m)" = x86_64 ] || cannot_boot "Debian ships user-mode-linux for amd64 only (this is $(uname -m))"
 
 AUTO=no
@@ -203,6 +217,14 @@ if [ "$vmbackend" = uml ]; then
   mount -t hostfs -o "$vmrun" none "$vmrun"
   mount -t hostfs -o "$vmwork" none "$vmwork"
 fi
+if [ -n "${vmshared:-}" ]; then
+  mkdir -p "$vmshared"
+  if [ "$vmbackend" = uml ]; then
+    mount -t hostfs -o "$vmsharedsrc" none "$vmshared" || echo "vcan-vm: cannot mount $vmsharedsrc at $vmshared"
+  else
+    mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none,ro shared "$vmshared" || echo "vcan-vm: cannot mount the shared corpus at $vmshared"
+  fi
+fi
 ip link set lo up
 cd "$vmwork"
 rc=0
@@ -228,16 +250,17 @@ boot() {
     # Guest RAM is a file in TMPDIR; it must allow exec (not noexec).
     if [ -w /dev/shm ]; then export TMPDIR=/dev/shm; else export TMPDIR="$RUN"; fi
     timeout -k 5 "$TIMEOUT" linux.uml mem="${MEM}M" root=/dev/root rootfstype=hostfs rootflags=/ ro \
-      init="$RUN/init" vmbackend=uml vmrun="$RUN" vmwork="$WORK" vmrepo="$REPO" vmifaces="$IFLIST" con0=fd:0,fd:1 con=null quiet </dev/null 2>&1
+      init="$RUN/init" vmbackend=uml vmrun="$RUN" vmwork="$WORK" vmrepo="$REPO" vmifaces="$IFLIST" ${SHARED:+vmshared="$SHARED" vmsharedsrc="$SHARED_SRC"} con0=fd:0,fd:1 con=null quiet </dev/null 2>&1
   else
     local smp=2
     [ "$(nproc)" -ge 2 ] || smp=1
     timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$MEM" -smp "$smp" -nographic -monitor none \
       -no-reboot -nodefaults -serial stdio -kernel "$KERNEL" -initrd "$INITRD" \
-      -append "console=ttyS0 quiet loglevel=3 panic=-1 8250.nr_uarts=1 vmbackend=tcg vmrun=$RUN vmwork=$WORK vmrepo=$REPO vmifaces=$IFLIST" \
+      -append "console=ttyS0 quiet loglevel=3 panic=-1 8250.nr_uarts=1 vmbackend=tcg vmrun=$RUN vmwork=$WORK vmrepo=$REPO vmifaces=$IFLIST${SHARED:+ vmshared=$SHARED}" \
       -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
       -virtfs "local,path=$RUN,mount_tag=run,security_model=none,multidevs=remap" \
-      -virtfs "local,path=$WORK,mount_tag=work,security_model=none,multidevs=remap" </dev/null 2>&1
+      -virtfs "local,path=$WORK,mount_tag=work,security_model=none,multidevs=remap" \
+      ${SHARED:+-virtfs "local,path=$SHARED_SRC,mount_tag=shared,security_model=none,readonly=on,multidevs=remap"} </dev/null 2>&1
   fi
 }
 run_guest() {

@@ -26,6 +26,7 @@ export type {
   SignalCatalog,
   CampaignRefs,
 } from './model.js';
+export { importFleetwise, dbcStartBit, type FleetwiseImport } from './fleetwise-import.js';
 export * from './expression/index.js';
 export * from './engine/index.js';
 // The document helpers campaign validation reports with (defined in documents/).

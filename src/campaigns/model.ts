@@ -262,8 +262,9 @@ export function checkCampaignDocument(input: string | unknown, file?: string): C
     try {
       source = parseSourceText(input, 'CAMPAIGN_INVALID', file);
     } catch (e) {
-      const err = e as EdgewiseError;
-      const ctx = err.context as { line?: number; column?: number; reason?: string };
+      if (!isEdgewiseError(e)) throw e;
+      const err = e;
+      const ctx = (err.context ?? {}) as { line?: number; column?: number; reason?: string };
       return { problems: [{ path: '', message: ctx.reason ?? err.detail, severity: 'error', line: ctx.line, column: ctx.column }] };
     }
     value = source.value;

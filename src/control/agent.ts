@@ -51,6 +51,8 @@ export interface AgentStatus {
     lastError: string | null;
   };
   settings: RuntimeSettings;
+  /** AWS IoT command executions handled since start (absent when `commands.enabled` is false). */
+  commands?: { received: number; succeeded: number; failed: number; rejected: number; timedOut: number; duplicates: number };
   lastOta: { jobId: string; version: string; result: 'SUCCEEDED' | 'FAILED' | 'ROLLED_BACK'; reason?: string; at: string } | null;
 }
 

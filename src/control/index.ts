@@ -31,4 +31,5 @@ export { layout as otaLayout, currentVersion, switchCurrent, readReleaseManifest
 export { extractTarGz, safeEntryPath, type ExtractLimits, type ExtractResult } from './ota/tar.js';
 export { verifyArtifact, loadTrustedKeys, type TrustedKey } from './ota/verify.js';
 export { ConnectionWatch } from './link.js';
+export { startCommands, commandsConfigSchema, type CommandsStage, type CommandsConfig, type CanWriter } from './commands/index.js';
 export { compareVersions, isVersion } from './semver.js';

@@ -22,6 +22,7 @@ import { MqttConnection, startDevBroker, Uploader, type DevBroker } from '../upl
 import type { FrameSource, SignalSource } from '../sources/index.js';
 import { createSource } from './sources.js';
 import { ControlPlane, SettingsPatchSchema, type AgentControl, type AgentStatus, type CampaignChange, type DeepPartial, type RuntimeSettings } from '../control/index.js';
+import { startCommands, type CanWriter, type CommandsStage } from '../control/index.js';
 import { CampaignSet } from './campaign-set.js';
 import type { DaemonConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -91,6 +92,10 @@ export class Daemon implements AgentControl {
   private readonly notifier = new SdNotifier({ onError: (e) => this.log.warn({ err: e }, 'sd_notify failed') });
   private statusServer: StatusServer | undefined;
   private control: ControlPlane | undefined;
+  /** AWS IoT commands (config `commands`); the actuator sees frames of `commands.interface`. */
+  private commands: CommandsStage | undefined;
+  private commandsIface: string | undefined;
+  private commandsWriter: { close(): void } | undefined;
   private metricsServer: MetricsServer | undefined;
   private readonly gc: (() => void) | undefined;
 
@@ -359,6 +364,63 @@ export class Daemon implements AgentControl {
       logger: this.log.child({ stage: 'control' }),
     });
     this.control.start();
+    if (this.config.commands.enabled) this.startCommandsStage(connection);
+  }
+
+  /** Commands over the same connection; actuator frames go out through a SocketCAN writer opened on first use. */
+  private startCommandsStage(connection: MqttConnection): void {
+    const c = this.config.commands;
+    const log = this.log.child({ stage: 'commands' });
+    this.commandsIface = c.interface;
+    let writer: CanWriter | undefined;
+    const openWriter = async (): Promise<CanWriter | undefined> => {
+      if (writer || !c.interface) return writer;
+      const { SocketCanWriter } = await import('../can/index.js');
+      const iface = c.interface;
+      let w: InstanceType<typeof SocketCanWriter>;
+      try {
+        w = new SocketCanWriter(iface, { fd: true });
+      } catch (err) {
+        log.warn({ err }, `commands: cannot open ${iface} for writing`);
+        return undefined;
+      }
+      this.commandsWriter = w;
+      writer = {
+        get up() {
+          return true;
+        },
+        write(id, extended, data, fd) {
+          const dropped = w.dropped;
+          w.add({ timeMs: Date.now(), iface, id, extended, fd, brs: fd, esi: false, remote: false, error: false, data });
+          const errno = w.flush();
+          if (errno !== 0) {
+            w.discard('busy');
+            throw new Error(`the kernel's send queue is full (errno ${errno})`);
+          }
+          if (w.dropped !== dropped) throw new Error(`the kernel refused the frame (${w.lastDropReason ?? 'unknown'})`);
+        },
+      };
+      return writer;
+    };
+    void (async () => {
+      await openWriter();
+      this.commands = await startCommands({
+        config: c,
+        thing: this.config.vehicle.name,
+        connection,
+        stateDir: this.config.control.stateDir,
+        table: c.interface ? this.pipeline.tableFor(c.interface) : null,
+        writer: () => writer,
+        logger: log,
+      });
+      const actuator = this.commands.actuator;
+      if (actuator && c.interface) this.pipeline.observeFrames(c.interface, (f) => actuator.observe(f.id, f.extended, f.data));
+      connection.on('connected', () => void this.commands?.runner.redeliver());
+      log.info({ interface: c.interface, actuators: Object.keys(c.actuators) }, 'commands: subscribed');
+    })().catch((err) => {
+      log.error({ err }, 'commands: cannot start');
+      void this.stop('commands configuration is invalid').finally(() => this.opts.exit?.(1));
+    });
   }
 
   /** Live buses can go quiet: keep engine time moving (not for log replays, whose time is the log's). */
@@ -564,6 +626,7 @@ export class Daemon implements AgentControl {
         lastError: this.lastUploadError,
       },
       settings: this.settings,
+      ...(this.commands ? { commands: this.commands.runner.stats() } : {}),
       lastOta: this.lastOta,
     };
   }
@@ -616,6 +679,8 @@ export class Daemon implements AgentControl {
       }
       await this.drainPuts();
       await this.control?.stop().catch((e) => this.log.warn({ err: e }, 'control plane stop failed'));
+      this.commandsWriter?.close();
+      this.commandsWriter = undefined;
       if (this.uploader) {
         await Promise.race([this.uploader.stop(), new Promise((r) => setTimeout(r, graceMs).unref())]);
       }

@@ -10,6 +10,7 @@ import type { CampaignEngine } from '../campaigns/index.js';
 import type { PartitionGates } from '../batches/index.js';
 import type { DecoderTable } from '../decode/index.js';
 import type { Manifest, ManifestBinding } from '../manifest/index.js';
+import { J1939ActiveDtcs } from '../j1939/index.js';
 
 export interface PipelineOptions {
   engine: CampaignEngine;
@@ -29,6 +30,9 @@ export class Pipeline {
   lastFrameWall = 0;
   private binding: ManifestBinding | undefined;
   private readonly tables = new Map<string, DecoderTable | null>();
+  private readonly j1939Dtcs = new J1939ActiveDtcs();
+  private observer: ((frame: CanFrame) => void) | undefined;
+  private observerIface: string | undefined;
   private readonly sink: SampleSink;
   private readonly engine: CampaignEngine;
   private readonly gates: PartitionGates;
@@ -44,6 +48,12 @@ export class Pipeline {
     this.binding = binding;
   }
 
+  /** Also show every (non-error) frame of `iface` to `fn` (the commands stage's latest-state view). */
+  observeFrames(iface: string, fn: (frame: CanFrame) => void): void {
+    this.observerIface = iface;
+    this.observer = fn;
+  }
+
   /** Decode errors counted by the current binding. */
   get decodeErrors(): number {
     return this.binding?.stats.decodeErrors ?? 0;
@@ -51,6 +61,7 @@ export class Pipeline {
 
   readonly onFrame = (frame: CanFrame): void => {
     this.stats.frames++;
+    if (this.observer !== undefined && frame.iface === this.observerIface && !frame.error) this.observer(frame);
     this.lastFrameWall = Date.now();
     try {
       const b = this.binding!;
@@ -58,6 +69,11 @@ export class Pipeline {
         // Not routed: either no campaign needs it (fine) or its DBC does not know it (counted).
         const table = this.tableFor(frame.iface);
         if (!frame.error && (!table || !table.lookup(frame.id, frame.extended))) this.stats.unknown++;
+      }
+      // J1939 DM1 (any ECU): its active DTCs feed SEND_ACTIVE_DTCS campaigns like OBD-II's.
+      if (J1939ActiveDtcs.isDm1(frame) && !frame.error) {
+        const codes = this.j1939Dtcs.onDm1(frame);
+        if (codes !== undefined) this.onDtcs(frame.timeMs, codes);
       }
       if (frame.timeMs > this.lastTimeMs) this.lastTimeMs = frame.timeMs;
       this.engine.advance(this.lastTimeMs);
@@ -96,7 +112,7 @@ export class Pipeline {
   }
 
   /** The DBC bound to an interface in the manifest (null when none). */
-  private tableFor(iface: string): DecoderTable | null {
+  tableFor(iface: string): DecoderTable | null {
     let t = this.tables.get(iface);
     if (t === undefined) {
       t = this.o.manifest.dbc[iface] !== undefined ? this.o.decoders(iface) : null;

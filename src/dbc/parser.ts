@@ -850,6 +850,7 @@ function buildSignals(
       else if (!m.ok) why = `its multiplexer ${d.sig.multiplexerSignal} was left out`;
       else if (m === d) why = 'it multiplexes itself';
       else if (reachesSelf(d, byName)) why = 'its multiplexers form a cycle';
+      else if (muxDepth(d, byName) > MAX_MUX_DEPTH) why = `its multiplexer chain is deeper than ${MAX_MUX_DEPTH} levels`;
       if (why !== undefined) {
         warnings.push(`${file}:${d.raw.line}: signal ${rm.name}.${d.raw.name}: ${why}; left out`);
         d.ok = false;
@@ -871,6 +872,27 @@ function buildSignals(
     }
   }
   return drafts.filter((d) => d.ok).map((d) => d.sig);
+}
+
+/**
+ * Cascaded multiplexers nest at most this deep (real DBCs use 2-3 levels). The decoder is
+ * generated code with one nested block per level: ~2,000 SG_MUL_VAL_ levels overflowed the stack
+ * (issue #12, finding 2), so deeper signals are left out with a warning.
+ */
+export const MAX_MUX_DEPTH = 16;
+
+/** Levels above `d` (1 = directly under a top-level multiplexer); stops counting past MAX_MUX_DEPTH. */
+function muxDepth(
+  d: { sig: { multiplexerSignal?: string } },
+  byName: Map<string, { sig: { multiplexerSignal?: string } }>,
+): number {
+  let depth = 0;
+  let cur = d.sig.multiplexerSignal;
+  while (cur !== undefined && depth <= MAX_MUX_DEPTH) {
+    depth++;
+    cur = byName.get(cur)?.sig.multiplexerSignal;
+  }
+  return depth;
 }
 
 function reachesSelf(

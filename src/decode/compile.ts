@@ -1,5 +1,6 @@
 import type { DbcDatabase, DbcMessage, DbcSignal, MuxRange } from '../dbc/index.js';
 import { bitSpans, type BitSpan } from './bits.js';
+import { isJ1939Message, pgnOf } from './j1939.js';
 import { DECODE_MUX, DECODE_OK, DECODE_SHORT, type CompiledMessage, type DecodeOutput, type DecoderTable } from './types.js';
 
 /*
@@ -260,8 +261,13 @@ class Compiled implements CompiledMessage {
   readonly signals: readonly DbcSignal[];
   /** Generated source, for debugging. */
   readonly source: string;
+  readonly pgn?: number;
 
-  constructor(readonly message: DbcMessage) {
+  constructor(
+    readonly message: DbcMessage,
+    db?: DbcDatabase,
+  ) {
+    if (isJ1939Message(message, db)) this.pgn = pgnOf(message.id);
     const c = new MessageCompiler(message);
     this.decode = c.compile();
     this.signals = c.signals;
@@ -279,6 +285,7 @@ class Compiled implements CompiledMessage {
   }
 }
 
+/** Compiles one message; without its database, only `VFrameFormat` J1939PG marks a J1939 PG. */
 export function compileMessage(message: DbcMessage): CompiledMessage {
   return new Compiled(message);
 }
@@ -286,21 +293,30 @@ export function compileMessage(message: DbcMessage): CompiledMessage {
 class Table implements DecoderTable {
   private readonly standard: (CompiledMessage | undefined)[] = new Array(2048).fill(undefined);
   private readonly extended = new Map<number, CompiledMessage>();
+  /** J1939 parameter groups by PGN: consulted only when an extended id misses the exact map. */
+  private readonly byPgn = new Map<number, CompiledMessage>();
+  private readonly hasPgn: boolean;
 
   constructor(readonly messages: readonly CompiledMessage[]) {
     for (const m of messages) {
+      if (m.pgn !== undefined && !this.byPgn.has(m.pgn)) this.byPgn.set(m.pgn, m);
       if (m.message.extended) this.extended.set(m.message.id, m);
       else if (m.message.id < 2048) this.standard[m.message.id] = m;
       else this.extended.set(-1 - m.message.id, m); // out-of-range standard id: still findable
     }
+    this.hasPgn = this.byPgn.size > 0;
   }
 
   lookup(id: number, extended: boolean): CompiledMessage | undefined {
-    if (extended) return this.extended.get(id);
+    if (extended) {
+      const m = this.extended.get(id);
+      // J1939: any source address, priority and (PDU1) destination of the same PGN.
+      return m !== undefined || !this.hasPgn ? m : this.byPgn.get(pgnOf(id));
+    }
     return id >= 0 && id < 2048 ? this.standard[id] : this.extended.get(-1 - id);
   }
 }
 
 export function compileDatabase(db: DbcDatabase): DecoderTable {
-  return new Table(db.messages.map(compileMessage));
+  return new Table(db.messages.map((m) => new Compiled(m, db)));
 }

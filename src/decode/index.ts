@@ -5,3 +5,4 @@ export { compileMessage, compileDatabase } from './compile.js';
 export { decodeToObject } from './object.js';
 export { encodeMessage } from './encode.js';
 export { signalType } from './signal-type.js';
+export { pgnOf, priorityOf, sourceAddressOf, destinationOf, isPdu1, j1939Id, isJ1939Message } from './j1939.js';

@@ -20,6 +20,8 @@ export interface CompiledMessage {
   readonly message: DbcMessage;
   /** Decodable signals in DBC order. */
   readonly signals: readonly DbcSignal[];
+  /** Set when the message is a J1939 parameter group (see decode/j1939.ts): matched by this PGN. */
+  readonly pgn?: number;
   createOutput(): DecodeOutput;
   /** Decode `data` (may be longer than needed) into `out`; no allocation. Returns DECODE_*. */
   decode(data: Uint8Array, out: DecodeOutput): number;

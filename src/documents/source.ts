@@ -2,6 +2,7 @@
 import { CORE_SCHEMA, EVENT_ID, constructFromEvents, parseEvents } from 'js-yaml';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { EdgewiseError } from '../errors.js';
+import { MAX_DOCUMENT_NESTING, findExcessNesting } from './nesting.js';
 
 /** A parsed source text: the plain value plus, for YAML/JSON text, a way to find a path's line:column. */
 export interface SourceDocument {
@@ -24,6 +25,13 @@ export interface SourceDocument {
  * or multi-document text. test/campaigns/yaml-parse.test.ts checks both give the same values.
  */
 export function parseSourceText(text: string, code: 'CAMPAIGN_INVALID' | 'MANIFEST_INVALID', file?: string): SourceDocument {
+  // A `.json` file is JSON: YAML would accept `{"name":"x",}` and other things JSON does not.
+  if (file !== undefined && /\.json$/i.test(file)) checkJsonSyntax(text, code, file);
+  const deep = findExcessNesting(text);
+  if (deep) {
+    const msg = `nesting deeper than ${MAX_DOCUMENT_NESTING} levels`;
+    throw new EdgewiseError(code, `${file ? '' : `line ${deep.line}: `}${msg}`, { file, line: deep.line, column: deep.column, reason: msg });
+  }
   const fast = plainValue(text);
   if (fast === undefined) return locatedDocument(text, code, file);
   let located: SourceDocument | undefined;
@@ -60,6 +68,25 @@ export function plainValue(text: string): { value: unknown } | undefined {
   }
 }
 
+/** yaml's alias expansion cap (the 9^9 "billion laughs" bomb stops here with CAMPAIGN_INVALID). */
+const MAX_ALIAS_COUNT = 100;
+
+/** Throws `code` with line:column when `text` is not valid JSON. */
+function checkJsonSyntax(text: string, code: 'CAMPAIGN_INVALID' | 'MANIFEST_INVALID', file: string): void {
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    const raw = (e as Error).message;
+    const m = /at position (\d+)/.exec(raw);
+    const pos = m ? Number(m[1]) : text.length;
+    const before = text.slice(0, pos);
+    const line = before.split('\n').length;
+    const column = pos - before.lastIndexOf('\n');
+    const msg = `invalid JSON: ${raw.replace(/\s*in JSON at position \d+.*$/, '')}`;
+    throw new EdgewiseError(code, msg, { file, line, column, reason: msg }, { cause: e });
+  }
+}
+
 /** `yaml`'s Document: positions for every node, and the syntax errors with line:column. */
 function locatedDocument(text: string, code: 'CAMPAIGN_INVALID' | 'MANIFEST_INVALID', file?: string): SourceDocument {
   const lineCounter = new LineCounter();
@@ -75,7 +102,14 @@ function locatedDocument(text: string, code: 'CAMPAIGN_INVALID' | 'MANIFEST_INVA
       reason: msg,
     });
   }
-  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch (e) {
+    // `yaml` throws a plain ReferenceError when aliases expand past the cap (an alias bomb)
+    const msg = `aliases expand too far (more than ${MAX_ALIAS_COUNT} alias nodes): ${(e as Error).message}`;
+    throw new EdgewiseError(code, msg, { file, line: 1, column: 1, reason: msg }, { cause: e });
+  }
   return {
     value,
     locate(path) {

@@ -23,7 +23,7 @@ import * as z from 'zod';
 import { EdgewiseError } from '../errors.js';
 import type { CanFrame, SampleSink, SignalType } from '../types.js';
 import { loadDbcFile } from '../dbc/index.js';
-import { DECODE_SHORT, compileDatabase, type CompiledMessage, type DecodeOutput, type DecoderTable } from '../decode/index.js';
+import { DECODE_SHORT, compileDatabase, pgnOf, type CompiledMessage, type DecodeOutput, type DecoderTable } from '../decode/index.js';
 import { closestNames, formatPath, parseSourceText, zodProblems, type Problem, type SourceDocument } from '../documents/index.js';
 
 export const SIGNAL_TYPES = [
@@ -319,6 +319,8 @@ export function bindManifest(manifest: Manifest, opts: BindOptions): ManifestBin
 
   const routes: CanRoute[] = [];
   const perIface = new Map<string, Map<number, CanRoute>>();
+  // J1939 parameter groups by PGN, per interface: consulted only when an extended id misses.
+  const perIfacePgn = new Map<string, Map<number, CanRoute>>();
   for (const acc of byKey.values()) {
     const m = acc.decoder.message;
     const r: CanRoute = {
@@ -338,10 +340,22 @@ export function bindManifest(manifest: Manifest, opts: BindOptions): ManifestBin
       perIface.set(acc.iface, map);
     }
     map.set(m.extended ? m.id + EXTENDED_KEY : m.id, r);
+    const pgn = acc.decoder.pgn;
+    if (pgn !== undefined) {
+      let pm = perIfacePgn.get(acc.iface);
+      if (!pm) {
+        pm = new Map();
+        perIfacePgn.set(acc.iface, pm);
+      }
+      if (!pm.has(pgn)) pm.set(pgn, r);
+    }
   }
   const stats = { decodeErrors: 0 };
-  const route = (iface: string, id: number, extended: boolean): CanRoute | undefined =>
-    perIface.get(iface)?.get(extended ? id + EXTENDED_KEY : id);
+  const route = (iface: string, id: number, extended: boolean): CanRoute | undefined => {
+    const r = perIface.get(iface)?.get(extended ? id + EXTENDED_KEY : id);
+    if (r !== undefined || !extended || perIfacePgn.size === 0) return r;
+    return perIfacePgn.get(iface)?.get(pgnOf(id));
+  };
   return {
     routes,
     obdSignals,

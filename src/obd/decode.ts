@@ -112,7 +112,30 @@ export function decodeAdapterResponse(request: string, response: string, framing
         : 'the response is empty',
     );
   }
+  checkAnswers(req, parsed.messages);
   return decodeEcuMessages(req, parsed.messages);
+}
+
+/**
+ * Throws USAGE when a positive response answers a different PID than `req` asked for
+ * (`010C` answered by `41 0D ...`): decoding it as the other PID would print a wrong value.
+ */
+function checkAnswers(req: ObdRequest, messages: EcuMessage[]): void {
+  const sid = (req.service + 0x40) & 0xff;
+  const asked = new Set(req.pids);
+  for (const m of messages) {
+    if (m.data[0] !== sid || m.data.length < 2) continue;
+    let answered: number[] = [];
+    if (req.service === 0x01 || req.service === 0x02) answered = decodeCurrentData(m.data).map((r) => r.pid);
+    else if (req.service === 0x09) answered = [m.data[1]];
+    const wrong = answered.filter((p) => !asked.has(p));
+    if (wrong.length > 0) {
+      throw new EdgewiseError(
+        'USAGE',
+        `the response answers PID ${wrong.map(hex2).join(', ')}, not the requested ${req.pids.map(hex2).join(', ')} (request ${hexOf(req.bytes)})`,
+      );
+    }
+  }
 }
 
 /** Groups messages by ECU and decodes each group; adds `ecu` when more than one ECU answered. */

@@ -20,6 +20,8 @@ export interface MosquittoOptions {
   pki?: DevPki;
   /** Identities (certificate CNs) that may read and write every topic, e.g. a test observer. */
   superUsers?: string[];
+  /** Give every identity its own topic trees by `pattern` lines (default true); false = only explicit `user` blocks. */
+  thingPatterns?: boolean;
   /** Extra lines appended to the ACL file. */
   aclExtra?: string[];
   /** Executable (default `mosquitto` on PATH, or `/usr/sbin/mosquitto`). */
@@ -45,6 +47,8 @@ export interface MosquittoBroker {
   /** SIGKILL and wait for exit (no clean shutdown). */
   kill(): Promise<void>;
   restart(): Promise<void>;
+  /** Rewrite the ACL file with these extra lines and make the running broker re-read it (SIGHUP). */
+  reloadAcl(extra: string[]): Promise<void>;
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */
@@ -78,6 +82,7 @@ export function thingAclLines(): string[] {
     'pattern readwrite $aws/things/%u/#',
     'pattern write $aws/rules/#',
     'pattern readwrite $aws/iotfleetwise/vehicles/%u/#',
+    'pattern readwrite $aws/commands/things/%u/#',
   ];
 }
 
@@ -85,10 +90,13 @@ export async function startMosquitto(opts: MosquittoOptions): Promise<MosquittoB
   const pki = opts.pki ?? createDevPki(path.join(opts.dir, 'pki'));
   let port = opts.port ?? (await freePort());
   const aclFile = path.join(opts.dir, 'acl');
-  const acl = [...thingAclLines()];
-  for (const u of opts.superUsers ?? []) acl.push(`user ${u}`, 'topic readwrite #', 'topic readwrite $aws/#', 'topic read $SYS/#');
-  acl.push(...(opts.aclExtra ?? []));
-  writeFileSync(aclFile, acl.join('\n') + '\n');
+  const writeAcl = (extra: string[]): void => {
+    const acl = opts.thingPatterns === false ? [] : [...thingAclLines()];
+    for (const u of opts.superUsers ?? []) acl.push(`user ${u}`, 'topic readwrite #', 'topic readwrite $aws/#', 'topic read $SYS/#');
+    acl.push(...extra);
+    writeFileSync(aclFile, acl.join('\n') + '\n');
+  };
+  writeAcl(opts.aclExtra ?? []);
   const confFile = path.join(opts.dir, 'mosquitto.conf');
   const writeConf = (): void => {
     const conf = [
@@ -103,6 +111,7 @@ export async function startMosquitto(opts: MosquittoOptions): Promise<MosquittoB
       'log_type error',
       'log_type warning',
       'log_type notice',
+      'log_type information', // "Reloading config." (reloadAcl waits for it)
       'connection_messages true',
       'max_inflight_messages 100',
       'max_queued_messages 100000',
@@ -199,6 +208,17 @@ export async function startMosquitto(opts: MosquittoOptions): Promise<MosquittoB
     start,
     stop: () => signalAndWait('SIGTERM'),
     kill: () => signalAndWait('SIGKILL'),
+    reloadAcl: async (extra) => {
+      writeAcl(extra);
+      if (!child) return;
+      const before = log.length;
+      child.kill('SIGHUP');
+      // mosquitto logs "Reloading config." once it has re-read the files
+      for (let i = 0; !/Reloading config/.test(log.slice(before)); i++) {
+        if (i >= 500) throw new EdgewiseError('IO', 'mosquitto did not reload its configuration within 5 s after SIGHUP', { aclFile });
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
     restart: async () => {
       await signalAndWait('SIGTERM');
       await start();

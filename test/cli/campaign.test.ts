@@ -25,6 +25,16 @@ describe('edgewise campaign validate', () => {
     expect(r.out.trim().split('\n')).toEqual(CAMPAIGNS.map((f) => `${f}: ok`));
   });
 
+  it('reports invalid JSON in a .json file as a JSON error with line:col (YAML would accept it)', async () => {
+    const bad = path.join(dir, 'trailing-comma.json');
+    writeFileSync(bad, '{\n  "name": "x",\n}\n');
+    const r = await cli('campaign', 'validate', bad);
+    expect(r.code).toBe(1);
+    // RFC 8259: no trailing comma in an object; the parser stops at the closing brace, line 3 column 1.
+    expect(r.out + r.err).toContain(`${bad}:3:1: (document): invalid JSON`);
+    expect(r.out).not.toContain(': ok');
+  });
+
   it('prints every problem as file:line:col: path: message with the closest names, and exits 1', async () => {
     const bad = path.join(dir, 'bad.yaml');
     writeFileSync(

@@ -49,9 +49,24 @@ async function buildApp(out: string): Promise<string> {
   return readFileSync(file, 'utf8');
 }
 
-function releaseEntries(version: string, behaviour: 'good' | 'crash' | 'hang', withPadding = false): TarEntry[] {
+const OTHER_ARCH = process.arch === 'arm64' ? 'x64' : 'arm64';
+/** EM_AARCH64 = 183, EM_X86_64 = 62 (System V gABI). */
+const OTHER_MACHINE = OTHER_ARCH === 'arm64' ? 183 : 62;
+/** The first 64 bytes of a 64-bit little-endian ELF executable for `machine`. */
+function elfHeader(machine: number): Buffer {
+  const h = Buffer.alloc(64);
+  h.write('\x7fELF', 0, 'latin1');
+  h[4] = 2; // ELFCLASS64
+  h[5] = 1; // ELFDATA2LSB
+  h[6] = 1; // EV_CURRENT
+  h.writeUInt16LE(2, 16); // ET_EXEC
+  h.writeUInt16LE(machine, 18);
+  return h;
+}
+
+function releaseEntries(version: string, behaviour: 'good' | 'crash' | 'hang', withPadding = false, extra: Record<string, unknown> = {}): TarEntry[] {
   return [
-    { type: 'file', name: 'release.json', data: JSON.stringify({ version, node: process.version, created: new Date().toISOString() }) },
+    { type: 'file', name: 'release.json', data: JSON.stringify({ version, node: process.version, created: new Date().toISOString(), ...extra }) },
     { type: 'file', name: 'package.json', data: JSON.stringify({ name: 'edgewise', version, type: 'module' }) },
     { type: 'dir', name: 'dist/cli/' },
     { type: 'file', name: 'dist/cli/main.js', data: bundle },
@@ -218,6 +233,15 @@ describe('OTA self-update with rollback (supervised processes)', () => {
         ['expired-url', otaDoc('1.1.0', good, { url: `${http.url}/expired/r.tgz?X-Amz-Signature=secret` }), 'FAILED', /HTTP 403 \(AccessDenied: Request has expired\).*presigned URL has expired/],
         ['downgrade', otaDoc('0.9.0', good), 'REJECTED', /downgrade from 1\.0\.0 to 0\.9\.0 refused/],
         ['malformed', { operation: 'ota', version: '1.1.0', url: 'https://x/y', size: -1 }, 'REJECTED', /invalid job document: size/],
+        // Releases for another machine (release.json from scripts/release/build.mjs; ELF e_machine per the System V gABI).
+        ['wrong-arch', otaDoc('1.1.0', tarGz(releaseEntries('1.1.0', 'good', false, { arch: OTHER_ARCH }))), 'REJECTED', new RegExp(`the release is for linux-${OTHER_ARCH}, this vehicle is linux-${process.arch}`)],
+        [
+          'wrong-runtime',
+          otaDoc('1.1.0', tarGz([...releaseEntries('1.1.0', 'good', false, { arch: process.arch, runtime: { bundled: true, node: '20.20.2' } }), { type: 'dir', name: 'runtime/bin/' }, { type: 'file', name: 'runtime/bin/node', data: elfHeader(OTHER_MACHINE) }])),
+          'REJECTED',
+          new RegExp(`runtime/bin/node is not a ${process.arch} executable \\(ELF machine ${OTHER_MACHINE}\\)`),
+        ],
+        ['no-runtime', otaDoc('1.1.0', tarGz(releaseEntries('1.1.0', 'good', false, { node: '>=99' }))), 'REJECTED', /needs Node\.js >=99 and brings none|brings no Node\.js runtime/],
       ];
       for (const [id, doc, status, reason] of cases) {
         env.cloud.createJob(dev.thing, id, doc);

@@ -55,6 +55,38 @@ describe('release tooling (scripts/release)', () => {
     expect(readFileSync(path.join(dest, 'dist/cli/main.js'), 'utf8')).toContain('edgewise');
   });
 
+  it('build.mjs --key signs each tarball as openssl does, and release.json names the architecture', () => {
+    const repo = path.join(dir, 'repo-signed');
+    mkdirSync(path.join(repo, 'dist/cli'), { recursive: true });
+    writeFileSync(path.join(repo, 'package.json'), JSON.stringify({ name: 'edgewise', version: '2.4.0', type: 'module', files: ['dist'], engines: { node: '>=20' } }));
+    writeFileSync(path.join(repo, 'dist/cli/main.js'), 'console.log("edgewise")\n');
+    const keys = path.join(dir, 'keys-signed');
+    const kg = JSON.parse(node('keygen.mjs', ['--out', keys, '--name', 'rel-2'])) as { privateKey: string; publicKey: string };
+    const out = path.join(dir, 'out-signed');
+    const lines = node('build.mjs', ['--repo', repo, '--out', out, '--no-build', '--no-install', '--arch', 'arm64,x64', '--key', kg.privateKey]).trim().split('\n');
+    const built = lines.map((l) => JSON.parse(l) as { artifact: string; arch: string; signature: string });
+    expect(built.map((b) => [b.arch, path.basename(b.artifact)])).toEqual([
+      ['arm64', 'edgewise-2.4.0-linux-arm64.tar.gz'],
+      ['x64', 'edgewise-2.4.0-linux-x64.tar.gz'],
+    ]);
+    for (const b of built) {
+      // The reference check: openssl verifies the DER signature over the artifact with the public key.
+      const sig = path.join(dir, `${b.arch}.der`);
+      writeFileSync(sig, Buffer.from(readFileSync(`${b.artifact}.sig`, 'utf8').trim(), 'base64'));
+      expect(readFileSync(`${b.artifact}.sig`, 'utf8').trim()).toBe(b.signature);
+      const v = spawnSync('openssl', ['dgst', '-sha256', '-verify', kg.publicKey, '-signature', sig, b.artifact], { encoding: 'utf8' });
+      expect(v.stdout.trim()).toBe('Verified OK');
+      const listed = execFileSync('tar', ['-xzOf', b.artifact, './release.json'], { encoding: 'utf8' });
+      expect(JSON.parse(listed)).toMatchObject({ version: '2.4.0', arch: b.arch, platform: 'linux', runtime: { bundled: false } });
+    }
+    // A key that is not EC P-256 is refused before anything is built.
+    const rsa = path.join(dir, 'rsa.pem');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', rsa], { stdio: 'ignore' });
+    const bad = spawnSync(process.execPath, [path.join(SCRIPTS, 'build.mjs'), '--repo', repo, '--out', out, '--no-build', '--no-install', '--key', rsa], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('the key must be an EC P-256 private key');
+  });
+
   it('writes deploy and upload documents and the S3 presigned placeholder', () => {
     const camp = path.join(dir, 'c.json');
     writeFileSync(camp, JSON.stringify({ name: 'c1' }));

@@ -53,6 +53,17 @@ describe('edgewise obd decode', () => {
     expect(await decode('0101', '41 01 00 08 00 00')).toEqual([{ mil: false, dtc_count: 0, ignition_type: 'compression' }]);
   });
 
+  it('rejects a response that answers a different PID than requested', async () => {
+    const r = await cli('obd', 'decode', '010C', '7E8 04 41 0D 1A F8');
+    expect(r.code).not.toBe(0);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/answers PID 0D, not the requested 0C/);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    const v = await cli('obd', 'decode', '0902', '7E8 06 49 04 01 41 42 43');
+    expect(v.code).not.toBe(0);
+    expect(v.err).toMatch(/answers PID 04, not the requested 02/);
+  });
+
   it('turns NO DATA and ? into error objects', async () => {
     expect(await decode('0100', 'NO DATA\r\r>')).toEqual([{ error: 'NO_DATA' }]);
     expect(await decode('0100', '?\r\r>')).toEqual([{ error: 'UNKNOWN_COMMAND' }]);

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,8 +37,8 @@ function verifiable(unit: string, dir: string, rewrites: [string, string][]): st
 }
 
 function nodeRewrite(): [string, string][] {
-  // Debian/NodeSource put node at /usr/bin/node (what the unit runs); other CI images may not.
-  return existsSync('/usr/bin/node') ? [] : [['/usr/bin/node', process.execPath]];
+  // The unit runs the release's runtime/bin/node, which only exists on an installed vehicle.
+  return [['/opt/edgewise/current/runtime/bin/node', process.execPath]];
 }
 
 describe('systemd/edgewise.service content', () => {
@@ -53,7 +53,7 @@ describe('systemd/edgewise.service content', () => {
     expect(Number(one('StartLimitBurst'))).toBeGreaterThan(1);
     expect(Number(one('StartLimitIntervalSec'))).toBeGreaterThan(0);
     expect(one('OnFailure')).toBe('edgewise-rollback.service');
-    expect(one('ExecStart')).toBe('/usr/bin/node --optimize-for-size --bytecode-old-age=1 --flush-baseline-code --max-inlined-bytecode-size-cumulative=300 /opt/edgewise/current/dist/cli/main.js run --config /etc/edgewise/config.yaml');
+    expect(one('ExecStart')).toBe('/opt/edgewise/current/runtime/bin/node --optimize-for-size --bytecode-old-age=1 --flush-baseline-code --max-inlined-bytecode-size-cumulative=300 /opt/edgewise/current/dist/cli/main.js run --config /etc/edgewise/config.yaml');
   });
 
   it('runs unprivileged with the directories and devices the agent needs, and keeps the JIT working', () => {
@@ -85,7 +85,7 @@ describe.skipIf(!HAVE_ANALYZE)('systemd-analyze', () => {
 
   it('verify: both units load cleanly', () => {
     const unit = verifiable(UNIT, dir, nodeRewrite());
-    const rollback = verifiable(ROLLBACK_UNIT, dir, [['/usr/local/lib/edgewise/edgewise-rollback', path.join(REPO, 'systemd/edgewise-rollback.sh')]]);
+    const rollback = verifiable(ROLLBACK_UNIT, dir, [['/usr/lib/edgewise/edgewise-rollback', path.join(REPO, 'systemd/edgewise-rollback.sh')]]);
     for (const u of [unit, rollback]) {
       const r = spawnSync('systemd-analyze', ['verify', u], { encoding: 'utf8', env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` } });
       expect(r.stderr.split('\n').filter((l) => l.includes('edgewise'))).toEqual([]);

@@ -44,7 +44,9 @@ for i in $(seq 1 $n); do
   [ -n "$ok" ] && $ST "/tmp/ew$i.sock" state=open 60 >/dev/null || { echo "daemon $i did not become ready:"; cat "$DIR/daemon$i.log"; exit 11; }
 done
 say "daemons ready; feeding the log"
-cat "$LOG" >"$FIFO" 2>/dev/null &
+# A log the guest cannot see fails here, saying why (not later as "0 frames").
+[ -r "$LOG" ] || { echo "vcan guest: cannot read $LOG in the guest (/tmp, /run and /var/tmp are empty there; see scripts/vcan-vm/run.sh)"; exit 12; }
+cat "$LOG" >"$FIFO" &
 FEED=$!
 
 STALLER=""

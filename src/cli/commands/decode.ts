@@ -8,7 +8,7 @@ import { EdgewiseError } from '../../errors.js';
 import type { CanFrame } from '../../types.js';
 import { loadDbcFile } from '../../dbc/index.js';
 import type { DbcSignal } from '../../dbc/index.js';
-import { compileDatabase, decodeToObject, DECODE_OK } from '../../decode/index.js';
+import { compileDatabase, decodeToObject, DECODE_OK, destinationOf, isPdu1, priorityOf, sourceAddressOf } from '../../decode/index.js';
 import type { CompiledMessage, DecodeOutput, DecoderTable } from '../../decode/index.js';
 import { readCandump, formatCandumpTime, formatCandumpId, hexBytes } from '../../sources/index.js';
 import type { CandumpStats } from '../../sources/index.js';
@@ -297,6 +297,12 @@ export async function runDecode(log: string, opts: DecodeOptions): Promise<void>
         output.add(s + '}\n');
         return;
       }
+      // J1939 parameter groups: who sent it (and to whom, PDU1), as the id carries it.
+      if (st.cm.pgn !== undefined && f.extended) {
+        s += '"pgn":' + st.cm.pgn + ',"priority":' + priorityOf(f.id) + ',"sourceAddress":' + sourceAddressOf(f.id);
+        if (isPdu1(f.id)) s += ',"destinationAddress":' + destinationOf(f.id);
+        s += ',';
+      }
       if (f.remote) {
         ok++;
         output.add(s + st.okHead + '},"remote":true}\n');
@@ -350,6 +356,11 @@ export async function runDecode(log: string, opts: DecodeOptions): Promise<void>
         countUnknown(f);
         output.add(s + (f.error ? ' :: error frame\n' : ` :: Unknown frame id ${f.id} (0x${f.id.toString(16)})\n`));
         return;
+      }
+      // J1939: the PGN's sender (and PDU1 destination), e.g. "PGN 61444 SA 0x17".
+      if (st.cm.pgn !== undefined && f.extended) {
+        s += ` :: PGN ${st.cm.pgn} SA 0x${hex2(sourceAddressOf(f.id))}`;
+        if (isPdu1(f.id)) s += ` DA 0x${hex2(destinationOf(f.id))}`;
       }
       if (f.remote) {
         ok++;
@@ -541,4 +552,8 @@ Examples:
     .action(async (log: string, opts: DecodeOptions) => {
       await runDecode(log, opts);
     });
+}
+
+function hex2(n: number): string {
+  return n.toString(16).toUpperCase().padStart(2, '0');
 }

@@ -10,6 +10,7 @@ import { register as run } from './run.js';
 import { register as obd } from './obd.js';
 import { register as release } from './release.js';
 import { register as replay } from './replay.js';
+import { register as provision } from './provision.js';
 
 /** Each command module exports `register(program)`; add it to this list. */
 export type RegisterCommand = (program: Command) => void;
@@ -26,4 +27,5 @@ export const commands: RegisterCommand[] = [
   obd,
   release,
   replay,
+  provision,
 ];

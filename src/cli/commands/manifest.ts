@@ -2,8 +2,9 @@
  * `edgewise manifest init`: a starting decoder manifest from DBC files, one entry per decodable
  * signal named `<prefix>.<Message>.<Signal>`, with the type the decoder produces.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
+import { importFleetwise } from '../../campaigns/index.js';
 import { Command } from 'commander';
 import { Document, isMap, isSeq } from 'yaml';
 import { EdgewiseError } from '../../errors.js';
@@ -86,5 +87,42 @@ export function register(program: Command): void {
       } else {
         process.stdout.write(manifestInitText(opts.dbc, opts.prefix, process.cwd(), false, warn).text);
       }
+    });
+  registerImport(program);
+}
+
+interface ImportOptions {
+  fleetwise: string[];
+  output?: string;
+  force?: boolean;
+}
+
+/** `edgewise manifest import --fleetwise <file> ...`: FleetWise decoder manifest -> edgewise manifest. */
+export function registerImport(program: Command): void {
+  const manifest = program.commands.find((c) => c.name() === 'manifest')!;
+  manifest
+    .command('import')
+    .description('convert a FleetWise decoder manifest (create-decoder-manifest input, or networkInterfaces / signalDecoders arrays) into an edgewise manifest')
+    .requiredOption('--fleetwise <file>', 'FleetWise JSON document (repeatable: interfaces and decoders may be in separate files)', collect, [])
+    .requiredOption('-o, --output <file>', 'manifest to write (.yaml/.yml); generated DBCs are written beside it')
+    .option('--force', 'overwrite existing files')
+    .action((opts: ImportOptions) => {
+      const out = resolve(opts.output!);
+      if (existsSync(out) && !opts.force) throw new EdgewiseError('USAGE', `${opts.output} exists (use --force to overwrite)`);
+      const docs = opts.fleetwise.map((f) => {
+        if (!existsSync(f)) throw new EdgewiseError('IO', `cannot read ${f}: no such file`, { path: f });
+        try {
+          return JSON.parse(readFileSync(f, 'utf8')) as unknown;
+        } catch (e) {
+          throw new EdgewiseError('MANIFEST_INVALID', `${f}: not valid JSON (${(e as Error).message})`, { path: f });
+        }
+      });
+      const base = basename(out).replace(/\.ya?ml$|\.json$/i, '');
+      const r = importFleetwise(docs, (iface) => `${base}.${iface}.dbc`);
+      for (const w of r.warnings) process.stderr.write(`edgewise: warning: ${w}\n`);
+      for (const [iface, text] of r.dbcs) writeFileSync(resolve(dirname(out), `${base}.${iface}.dbc`), text);
+      parseManifest(r.manifest, undefined, dirname(out));
+      writeFileSync(out, `# Imported from FleetWise by \`edgewise manifest import\`\n` + new Document(r.manifest).toString({ lineWidth: 0 }));
+      process.stderr.write(`edgewise: wrote ${opts.output} (${r.manifest.signals.length} signals, ${r.warnings.length} warnings)\n`);
     });
 }

@@ -1,14 +1,12 @@
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Command } from 'commander';
-import { EdgewiseError } from '../../errors.js';
-import { loadConfig, type DaemonConfig } from '../../daemon/index.js';
-import { demoConfig } from '../../daemon/index.js';
-import { Daemon } from '../../daemon/index.js';
-import { createLogger } from '../../daemon/index.js';
+import { EdgewiseError, isEdgewiseError } from '../../errors.js';
+import { createLogger, Daemon, demoConfig, loadConfig, type DaemonConfig } from '../../daemon/index.js';
 import { decodeBatch } from '../../batches/index.js';
 import { otaBootCheck } from '../../control/index.js';
 import { VERSION } from '../../version.js';
+import { ensureProvisioned } from '../../provision/index.js';
 
 /**
  * A full, compacting garbage collection (the `gc` V8 exposes on request). Exposing it is a
@@ -47,7 +45,7 @@ function printBatch(topic: string, payload: Uint8Array): void {
 
 export async function runDaemon(opts: RunOptions): Promise<void> {
   if (!opts.config && !opts.demo) throw new EdgewiseError('USAGE', 'run needs --config <file> (or --demo for the built-in demo)');
-  const config: DaemonConfig = opts.config ? loadConfig(opts.config) : demoConfig();
+  let config: DaemonConfig = opts.config ? loadConfig(opts.config) : demoConfig();
   // First thing of every start: is this a new release on trial that must roll back or restart?
   if (config.control.enabled && config.control.ota.enabled) {
     const check = otaBootCheck({
@@ -70,14 +68,28 @@ export async function runDaemon(opts: RunOptions): Promise<void> {
         `  in another terminal: node dist/cli/main.js status --socket ${config.statusSocket}\n`,
     );
   }
+  // a config with `provisioning` and no identity yet: provision by claim first (a failure exits promptly)
+  config = await ensureProvisioned(config, logger);
   process.on('unhandledRejection', (e) => logger.error({ err: e }, 'unhandled rejection (ignored)'));
-  const daemon = await Daemon.start(config, {
-    logger,
-    onLocalMessage: opts.demo ? printBatch : undefined,
-    gc: fullGc,
-    // An installed OTA update: the daemon has stopped cleanly (store flushed); systemd restarts us.
-    exit: (code) => process.exit(code),
-  });
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(config, {
+      logger,
+      onLocalMessage: opts.demo ? printBatch : undefined,
+      gc: fullGc,
+      // An installed OTA update: the daemon has stopped cleanly (store flushed); systemd restarts us.
+      exit: (code) => process.exit(code),
+    });
+  } catch (e) {
+    // Open handles (MQTT, sockets, timers) of a half-started agent would keep the process alive:
+    // a failed start exits now, non-zero, with one line; the whole error goes to the debug log.
+    logger.debug({ err: e }, 'startup failure details');
+    const detail = isEdgewiseError(e) ? e.detail : (e as Error)?.message ?? String(e);
+    const first = detail.split('\n')[0];
+    process.stderr.write(`edgewise: startup failed: ${first.length > 300 ? `${first.slice(0, 300)}... (details at --log-level debug)` : first}\n`);
+    logger.flush?.();
+    process.exit(isEdgewiseError(e) && e.code === 'USAGE' ? 2 : 1);
+  }
 
   let signals = 0;
   const shutdown = (sig: string): void => {

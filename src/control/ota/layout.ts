@@ -17,7 +17,14 @@ import { isVersion } from '../semver.js';
 
 export const ReleaseManifestSchema = z.object({
   version: z.string().refine(isVersion, 'must be x.y.z[-pre]'),
+  /** Node's process.arch of the build (arm64, x64); absent in releases built before 0.2. */
+  arch: z.string().optional(),
+  platform: z.string().optional(),
+  libc: z.string().optional(),
+  /** engines range the release needs when it brings no runtime of its own */
   node: z.string().optional(),
+  /** bundled: the release carries runtime/bin/node (the unit runs current/runtime/bin/node) */
+  runtime: z.object({ bundled: z.boolean(), node: z.string().optional() }).optional(),
   created: z.string().optional(),
   files: z.record(z.string(), z.string()).optional(),
 });

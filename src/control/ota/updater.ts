@@ -26,6 +26,7 @@ import { VERSION } from '../../version.js';
 import type { AgentControl } from '../agent.js';
 import { DownloadError, downloadToFile, type HttpsOptions } from '../download.js';
 import { atomicWriteJson, readJsonFile } from '../../files.js';
+import { ensureRuntime, releaseIncompatibility } from './compat.js';
 import { OtaDocSchema, type OtaDoc } from '../jobs/documents.js';
 import { errorMessage } from '../log.js';
 import { silentLogger, type Logger } from '../../log.js';
@@ -480,6 +481,9 @@ export class OtaUpdater {
           if (manifest.version !== s.to) {
             return this.fail(s, 'REJECTED', `artifact refused: release.json says version ${manifest.version}, the job says ${s.to}`);
           }
+          const incompatible = releaseIncompatibility(manifest, staging);
+          if (incompatible) return this.fail(s, 'REJECTED', `artifact refused: ${incompatible}`);
+          ensureRuntime(staging, manifest);
         } catch (err) {
           if (ctx.signal.aborted) return canceled();
           if (isEdgewiseError(err)) return this.fail(s, 'REJECTED', `artifact refused: ${err.detail}`);
