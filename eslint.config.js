@@ -19,7 +19,9 @@ export const LAYERS = [
   'manifest', // decoder manifest: signals -> DBC messages -> decoders
   'obd', // OBD-II: J1979, ELM327, ISO-TP, poller, ObdSource
   'campaigns', // campaign documents, expressions, engine
-  'batches', // batch wire format, data partitions
+  'batches', // batch wire format
+  'partitions', // data partitions: split, store limits, upload gates
+  'cloud', // the cloud-side Lambdas (decode batches to rows); bundled alone
   'store', // LevelDB store-and-forward
   'upload', // MQTT connection, uploader, development broker
   'control', // shadow, jobs, OTA

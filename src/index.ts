@@ -40,7 +40,8 @@ export { simulateCampaigns, simulationToJson } from './simulate/index.js';
 export type { SimulateOptions, SimulationResult } from './simulate/index.js';
 
 // Batches, the store, upload.
-export { encodeBatch, decodeBatch, batchToRows, PartitionGates, partitionLimits } from './batches/index.js';
+export { encodeBatch, decodeBatch, batchToRows } from './batches/index.js';
+export { PartitionGates, partitionLimits, splitByPartition } from './partitions/index.js';
 export type { EncodeOptions, DecodedBatch, BatchRow } from './batches/index.js';
 export { BatchStore, type StoreOptions, type StoreStats } from './store/index.js';
 export { MqttConnection, Uploader, compileTopicTemplate } from './upload/index.js';

@@ -7,7 +7,7 @@
 import type { CanFrame, SampleSink, SignalValue } from '../types.js';
 import type { Logger } from '../log.js';
 import type { CampaignEngine } from '../campaigns/index.js';
-import type { PartitionGates } from '../batches/index.js';
+import type { PartitionGates } from '../partitions/index.js';
 import type { DecoderTable } from '../decode/index.js';
 import type { Manifest, ManifestBinding } from '../manifest/index.js';
 import { J1939ActiveDtcs } from '../j1939/index.js';

@@ -21,6 +21,18 @@ function seqsOf(c: Collector): Map<number, Set<number>> {
   return m;
 }
 
+/** `seq/part` of every batch part delivered more than once (a Set would hide them). */
+function duplicateParts(c: Collector): string[] {
+  const seen = new Map<string, number>();
+  for (const msg of c.messages) {
+    if (msg.retain) continue;
+    const b = decodeBatch(msg.payload);
+    const k = `${b.seq}/${b.partIndex}`;
+    seen.set(k, (seen.get(k) ?? 0) + 1);
+  }
+  return [...seen].filter(([, n]) => n > 1).map(([k, n]) => `${k} x${n}`);
+}
+
 let broker: TestBroker;
 const dirs: string[] = [];
 
@@ -50,6 +62,7 @@ describe('edgewise run', () => {
     await obs.waitFor(triggers, { pred: (m) => !m.retain });
     const seqs = seqsOf(obs);
     expect([...seqs.keys()].sort((a, b) => a - b)).toEqual([...Array(triggers).keys()]);
+    expect(duplicateParts(obs)).toEqual([]); // once: no batch part delivered twice
     const first = decodeBatch(obs.messages.find((m) => !m.retain)!.payload);
     expect(first.campaign).toBe('pulse');
     expect(first.vehicle).toBe(thing);
@@ -68,11 +81,11 @@ describe('edgewise run', () => {
     const d = startDaemon(setup.configFile, ['--log-level', 'debug']);
     await d.waitForLog('edgewise ready');
     await new Promise((r) => setTimeout(r, 1500));
-    const t0 = Date.now();
     d.child.kill('SIGTERM');
     const { code } = await d.exited;
     expect(code, d.stderr()).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(8000);
+    // a graceful stop, not the 10 s hard deadline of `edgewise run` (behaviour, not a timing bound)
+    expect(d.logs.filter((l) => l.msg === 'graceful stop took too long; exiting')).toEqual([]);
     const stored = d.logs.filter((l) => l.msg === 'batch stored').length;
     expect(stored).toBeGreaterThan(5);
     expect(d.logs.filter((l) => l.msg === 'batch could not be stored')).toEqual([]);
